@@ -1,0 +1,16 @@
+"""POST /users/{userId}/balance/charge: add to a user's balance, up to the limit."""
+
+from shop.api.http import ERROR_RESPONSES, UserId, create_app, entry_point
+from shop.models.balance import Balance, ChargeRequest
+from shop.services.balance import BalanceService
+
+app = create_app()
+service = BalanceService()
+
+
+@app.post("/users/<userId>/balance/charge", responses={200: {"description": "The new balance"}, **ERROR_RESPONSES})
+def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:  # noqa: N803
+    return service.charge(userId, body.amount)
+
+
+lambda_handler = entry_point(app)

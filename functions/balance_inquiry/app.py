@@ -1,0 +1,16 @@
+"""GET /users/{userId}/balance: a user's balance."""
+
+from shop.api.http import UserId, create_app, entry_point
+from shop.models.balance import Balance
+from shop.services.balance import BalanceService
+
+app = create_app()
+service = BalanceService()
+
+
+@app.get("/users/<userId>/balance", responses={200: {"description": "The balance"}})
+def get_balance(userId: UserId) -> Balance:  # noqa: N803 (the contract's name)
+    return service.balance(userId)
+
+
+lambda_handler = entry_point(app)

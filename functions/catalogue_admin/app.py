@@ -1,0 +1,36 @@
+"""Catalogue administration: products, restock, coupon campaigns."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from shop.api.http import ERROR_RESPONSES, CouponId, ProductId, create_app, entry_point
+from shop.models.coupon import Coupon, NewCoupon
+from shop.models.product import NewProduct, Product, Restock
+from shop.services.catalogue import CatalogueService
+from shop.services.coupons import CouponService
+
+app = create_app()
+catalogue = CatalogueService()
+coupons = CouponService()
+
+
+@app.post("/products", responses={201: {"description": "The new product"}, **ERROR_RESPONSES})
+def create_product(body: NewProduct) -> Response[Product]:
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=catalogue.create(body))
+
+
+@app.post("/products/<productId>/stock", responses={200: {"description": "The restocked product"}, **ERROR_RESPONSES})
+def restock_product(productId: ProductId, body: Restock) -> Product:  # noqa: N803
+    return catalogue.restock(productId, body.quantity)
+
+
+@app.post("/coupons", responses={201: {"description": "The new coupon campaign"}, **ERROR_RESPONSES})
+def create_coupon(body: NewCoupon) -> Response[Coupon]:
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=coupons.create(body))
+
+
+@app.get("/coupons/<couponId>", responses={200: {"description": "The coupon campaign"}, **ERROR_RESPONSES})
+def get_coupon(couponId: CouponId) -> Coupon:  # noqa: N803
+    return coupons.coupon(couponId)
+
+
+lambda_handler = entry_point(app)

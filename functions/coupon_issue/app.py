@@ -1,0 +1,20 @@
+"""POST /coupons/{couponId}/issue: first come, first served."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from shop.api.http import ERROR_RESPONSES, CouponId, create_app, entry_point
+from shop.models.coupon import IssueCouponRequest, IssuedCoupon
+from shop.services.coupons import CouponService
+
+app = create_app()
+service = CouponService()
+
+
+@app.post("/coupons/<couponId>/issue", responses={201: {"description": "The issued coupon"}, **ERROR_RESPONSES})
+def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:  # noqa: N803
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=service.issue(couponId, body.user_id)
+    )
+
+
+lambda_handler = entry_point(app)

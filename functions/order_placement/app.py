@@ -1,0 +1,18 @@
+"""POST /orders: order and pay, spending stock, balance and an optional coupon together."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from shop.api.http import ERROR_RESPONSES, create_app, entry_point
+from shop.models.order import Order, PlaceOrder
+from shop.services.orders import OrderService
+
+app = create_app()
+service = OrderService()
+
+
+@app.post("/orders", responses={201: {"description": "The paid order"}, **ERROR_RESPONSES})
+def place_order(body: PlaceOrder) -> Response[Order]:
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(body))
+
+
+lambda_handler = entry_point(app)

@@ -1,0 +1,28 @@
+"""GET /products and GET /products/{productId}: the catalogue."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from shop.api.http import ERROR_RESPONSES, ProductId, create_app, entry_point
+from shop.models.product import Product, ProductPage
+from shop.services.catalogue import CatalogueService
+
+app = create_app()
+service = CatalogueService()
+
+
+@app.get("/products", responses={200: {"description": "One page of products"}, **ERROR_RESPONSES})
+def list_products(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+) -> ProductPage:
+    return service.page(limit, cursor)
+
+
+@app.get("/products/<productId>", responses={200: {"description": "The product"}, **ERROR_RESPONSES})
+def get_product(productId: ProductId) -> Product:  # noqa: N803
+    return service.product(productId)
+
+
+lambda_handler = entry_point(app)

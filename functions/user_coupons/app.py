@@ -1,0 +1,16 @@
+"""GET /users/{userId}/coupons: the coupons a user holds."""
+
+from shop.api.http import ERROR_RESPONSES, UserId, create_app, entry_point
+from shop.models.coupon import IssuedCouponList
+from shop.services.coupons import CouponService
+
+app = create_app()
+service = CouponService()
+
+
+@app.get("/users/<userId>/coupons", responses={200: {"description": "The user's coupons"}, **ERROR_RESPONSES})
+def list_user_coupons(userId: UserId) -> IssuedCouponList:  # noqa: N803
+    return service.issued_to(userId)
+
+
+lambda_handler = entry_point(app)

@@ -1,0 +1,1 @@
+"""Shop core: domain models, services and DynamoDB repositories shared by every function."""

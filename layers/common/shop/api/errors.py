@@ -1,0 +1,85 @@
+"""Every refusal the API gives, mapped to the contract's status and code in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+
+from shop import errors
+from shop.models.errors import ErrorBody
+from shop.observability import logger
+
+REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
+    errors.BalanceLimitExceeded: (HTTPStatus.CONFLICT, "BALANCE_LIMIT_EXCEEDED"),
+    errors.ProductNotFound: (HTTPStatus.NOT_FOUND, "PRODUCT_NOT_FOUND"),
+    errors.OutOfStock: (HTTPStatus.CONFLICT, "OUT_OF_STOCK"),
+    errors.InsufficientBalance: (HTTPStatus.CONFLICT, "INSUFFICIENT_BALANCE"),
+    errors.InvalidCoupon: (HTTPStatus.CONFLICT, "INVALID_COUPON"),
+    errors.CouponNotFound: (HTTPStatus.NOT_FOUND, "COUPON_NOT_FOUND"),
+    errors.CouponSoldOut: (HTTPStatus.CONFLICT, "COUPON_SOLD_OUT"),
+    errors.CouponAlreadyIssued: (HTTPStatus.CONFLICT, "COUPON_ALREADY_ISSUED"),
+    errors.ConcurrentUpdate: (HTTPStatus.CONFLICT, "CONCURRENT_UPDATE"),
+    errors.InvalidCursor: (HTTPStatus.BAD_REQUEST, "INVALID_REQUEST"),
+}
+
+ERROR_RESPONSES: dict[int, dict[str, Any]] = {
+    status: {"description": status.phrase, "content": {"application/json": {"model": ErrorBody}}}
+    for status in (HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT)
+}
+
+
+def error_response(status: HTTPStatus, code: str, message: str) -> Response[ErrorBody]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=ErrorBody(code=code, message=message).model_dump(),
+    )
+
+
+def describe_validation_errors(details: Sequence[Any]) -> str:
+    """One line naming each field that failed and why, e.g. `body.amount: Input should be ...`."""
+    parts = []
+    for detail in details:
+        location = ".".join(str(part) for part in detail.get("loc", ()))
+        if detail.get("type") == "json_invalid":
+            parts.append("body: not valid JSON")
+        else:
+            parts.append(f"{location}: {detail.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def register(app: APIGatewayHttpResolver) -> None:
+    """Register the contract's error answers on a resolver."""
+
+    @app.exception_handler(errors.ShopError)
+    def refused(error: errors.ShopError) -> Response[ErrorBody]:
+        for kind in type(error).__mro__:
+            if kind in REFUSALS:
+                status, code = REFUSALS[kind]  # type: ignore[index]
+                return error_response(status, code, error.message)
+        raise error
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(error: RequestValidationError) -> Response[ErrorBody]:
+        return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", describe_validation_errors(error.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported(error: RequestUnsupportedContentType) -> Response[ErrorBody]:
+        return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", "body: Content-Type must be application/json")
+
+    @app.not_found
+    def not_found(error: NotFoundError) -> Response[ErrorBody]:
+        return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[ErrorBody]:
+        logger.exception("unexpected error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")

@@ -1,0 +1,70 @@
+"""Domain errors: plain exceptions raised by services and repositories.
+
+`shop.api.errors` maps each one to the contract's status and code, in one place.
+"""
+
+from __future__ import annotations
+
+
+class ShopError(Exception):
+    """Base of every refusal the shop gives."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BalanceLimitExceeded(ShopError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the balance would pass the limit of {limit:,} won")
+
+
+class ProductNotFound(ShopError):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"product {product_id} does not exist")
+        self.product_id = product_id
+
+
+class OutOfStock(ShopError):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"product {product_id} does not have enough stock")
+        self.product_id = product_id
+
+
+class InsufficientBalance(ShopError):
+    def __init__(self) -> None:
+        super().__init__("the balance does not cover the amount to pay")
+
+
+class InvalidCoupon(ShopError):
+    def __init__(self, issued_coupon_id: str) -> None:
+        super().__init__(
+            f"coupon {issued_coupon_id} cannot be used: not found, not the caller's, used or expired"
+        )
+
+
+class CouponNotFound(ShopError):
+    def __init__(self, coupon_id: str) -> None:
+        super().__init__(f"coupon {coupon_id} does not exist")
+
+
+class CouponSoldOut(ShopError):
+    def __init__(self, coupon_id: str) -> None:
+        super().__init__(f"coupon {coupon_id} is sold out")
+
+
+class CouponAlreadyIssued(ShopError):
+    def __init__(self, coupon_id: str) -> None:
+        super().__init__(f"coupon {coupon_id} was already issued to this user")
+
+
+class ConcurrentUpdate(ShopError):
+    """The database kept refusing the change because of concurrent changes to the same items."""
+
+    def __init__(self) -> None:
+        super().__init__("too many concurrent changes to the same items; retry shortly")
+
+
+class InvalidCursor(ShopError):
+    def __init__(self) -> None:
+        super().__init__("cursor is not one this API returned")

@@ -1,0 +1,30 @@
+"""Identifiers: opaque strings of [A-Za-z0-9_-]{1,64}."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
+
+
+def new_id() -> str:
+    """A new time-ordered id: 10 hex digits of milliseconds, then 16 random hex digits."""
+    return f"{int(time.time() * 1000):010x}{secrets.token_hex(8)}"
+
+
+def issued_coupon_id(coupon_id: str, user_id: str) -> str:
+    """The id of the one coupon of a campaign a user may hold.
+
+    Deterministic, so the issuance can put it on condition that it does not exist yet:
+    the database itself refuses a second coupon of the same campaign for the same user.
+    """
+    digest = hashlib.sha256(f"{coupon_id}\x00{user_id}".encode()).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")

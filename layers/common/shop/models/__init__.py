@@ -1,0 +1,1 @@
+"""Pydantic models: request bodies, responses and domain records, one module a concept."""

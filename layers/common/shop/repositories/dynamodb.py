@@ -1,0 +1,144 @@
+"""DynamoDB clients and the conversions every repository shares."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from shop.errors import ConcurrentUpdate
+from shop.settings import settings
+
+_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=50,
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+
+@cache
+def _resource(endpoint_url: str) -> Any:
+    return boto3.resource("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+
+
+def resource() -> Any:
+    """The DynamoDB resource for the configured endpoint, created once per container."""
+    return _resource(settings().dynamodb_endpoint_url)
+
+
+@cache
+def _client(endpoint_url: str) -> Any:
+    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+
+
+def client() -> Any:
+    """The low-level client (DynamoDB JSON in and out), for transactions."""
+    return _client(settings().dynamodb_endpoint_url)
+
+
+def table(name: str) -> Any:
+    return resource().Table(name)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch between emulators)."""
+    _resource.cache_clear()
+    _client.cache_clear()
+
+
+def plain(value: Any) -> Any:
+    """A DynamoDB value with its Decimals turned into ints (the shop stores no fractions)."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def to_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict as DynamoDB JSON (the low-level client's format)."""
+    return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB JSON (a stream image, a cancellation's item) as a plain dict."""
+    return plain({k: _deserializer.deserialize(v) for k, v in item.items()})
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return error_code(error) == "ConditionalCheckFailedException"
+
+
+def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
+    """The per-item reasons of a cancelled transaction, in the order the items were given."""
+    return list(error.response.get("CancellationReasons", []))
+
+
+MAX_TRANSACTION_ATTEMPTS = 8
+_BACKOFF_BASE_SECONDS = 0.02
+_BACKOFF_CAP_SECONDS = 0.5
+
+
+_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_RETRYABLE_ERRORS = {"TransactionConflictException", "TransactionInProgressException"}
+
+
+def transact_write(
+    items: list[dict[str, Any]],
+    refusal: Callable[[list[dict[str, Any]]], Exception],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run one TransactWriteItems, retrying conflicts with concurrent changes.
+
+    When a condition fails, `refusal` reads the cancellation reasons (one per item, in order)
+    and returns the domain error to raise. A cancellation caused only by a conflict with a
+    concurrent transaction is tried again with full-jitter backoff, at most
+    MAX_TRANSACTION_ATTEMPTS times, then answered with `ConcurrentUpdate`.
+    """
+    for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+        try:
+            client().transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            code = error_code(error)
+            reasons = cancellation_reasons(error)
+            if code == "TransactionCanceledException" and any(map(failed_condition, reasons)):
+                raise refusal(reasons) from error
+            retryable = code in _RETRYABLE_ERRORS or (
+                code == "TransactionCanceledException"
+                and any(reason.get("Code") in _RETRYABLE_REASONS for reason in reasons)
+            )
+            if not retryable:
+                raise
+        sleep(random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))
+    raise ConcurrentUpdate()
+
+
+def failed_condition(reason: Mapping[str, Any]) -> bool:
+    return reason.get("Code") == "ConditionalCheckFailed"
+
+
+def old_item(reason: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The item as it was when its condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item = reason.get("Item")
+    return from_attribute_values(item) if item else None

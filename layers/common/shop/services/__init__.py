@@ -1,0 +1,1 @@
+"""Services: the shop's rules, written against repositories."""

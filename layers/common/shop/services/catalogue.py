@@ -1,0 +1,31 @@
+"""Products: inquiry and catalogue administration."""
+
+from __future__ import annotations
+
+from shop.errors import ProductNotFound
+from shop.ids import new_id
+from shop.models.product import NewProduct, Product, ProductPage
+from shop.repositories.products import ProductRepository
+
+
+class CatalogueService:
+    def __init__(self, products: ProductRepository | None = None) -> None:
+        self._products = products or ProductRepository()
+
+    def product(self, product_id: str) -> Product:
+        product = self._products.get(product_id)
+        if product is None:
+            raise ProductNotFound(product_id)
+        return product
+
+    def page(self, limit: int, cursor: str | None) -> ProductPage:
+        items, next_cursor = self._products.page(limit, cursor)
+        return ProductPage(items=items, next_cursor=next_cursor)
+
+    def create(self, new: NewProduct) -> Product:
+        product = Product(product_id=new_id(), name=new.name, price=new.price, stock=new.stock)
+        self._products.create(product)
+        return product
+
+    def restock(self, product_id: str, quantity: int) -> Product:
+        return self._products.restock(product_id, quantity)

@@ -1,0 +1,71 @@
+"""Coupon campaigns, first-come-first-served issuance, and a user's coupons."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shop import clock
+from shop.errors import CouponNotFound, CouponSoldOut
+from shop.ids import issued_coupon_id, new_id
+from shop.models.coupon import Coupon, IssuedCoupon, IssuedCouponList, NewCoupon
+from shop.observability import metrics
+from shop.repositories.coupons import CouponRepository
+
+
+class CouponService:
+    def __init__(self, coupons: CouponRepository | None = None) -> None:
+        self._coupons = coupons or CouponRepository()
+
+    def create(self, new: NewCoupon) -> Coupon:
+        coupon = Coupon(
+            coupon_id=new_id(),
+            name=new.name,
+            discount=new.discount,
+            total_quantity=new.total_quantity,
+            remaining_quantity=new.total_quantity,
+            valid_days=new.valid_days,
+        )
+        self._coupons.create(coupon)
+        return coupon
+
+    def coupon(self, coupon_id: str) -> Coupon:
+        coupon = self._coupons.get(coupon_id)
+        if coupon is None:
+            raise CouponNotFound(coupon_id)
+        return coupon
+
+    def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
+        """Issue one coupon of the campaign to the user, if any is left and the user has none.
+
+        The transaction decides; the read before it only answers a campaign already sold out
+        without spending a write on it.
+        """
+        campaign = self.coupon(coupon_id)
+        try:
+            if campaign.remaining_quantity <= 0:
+                raise CouponSoldOut(coupon_id)
+            issued_at = clock.now()
+            issued = IssuedCoupon(
+                issued_coupon_id=issued_coupon_id(coupon_id, user_id),
+                coupon_id=coupon_id,
+                user_id=user_id,
+                name=campaign.name,
+                discount=campaign.discount,
+                status="AVAILABLE",
+                issued_at=issued_at,
+                expires_at=issued_at + timedelta(days=campaign.valid_days),
+            )
+            self._coupons.issue(issued)
+        except CouponSoldOut:
+            metrics.add_metric(name="CouponSoldOut", unit=MetricUnit.Count, value=1)
+            raise
+        metrics.add_metric(name="CouponsIssued", unit=MetricUnit.Count, value=1)
+        return issued
+
+    def issued_to(self, user_id: str) -> IssuedCouponList:
+        """The user's coupons, newest first, with their status as of now."""
+        at = clock.now()
+        coupons = sorted(self._coupons.issued_to(user_id), key=lambda c: c.issued_at, reverse=True)
+        return IssuedCouponList(items=[coupon.seen_at(at) for coupon in coupons])

@@ -1,0 +1,39 @@
+"""Sending completed orders to the data platform."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from shop.errors import ShopError
+from shop.models.order import Order
+from shop.observability import logger
+from shop.settings import settings
+
+TIMEOUT_SECONDS = 10
+
+
+class DataPlatformUnavailable(ShopError):
+    """The data platform did not take the order; the delivery is retried."""
+
+
+class DataPlatformService:
+    def __init__(self, url: str | None = None) -> None:
+        self._url = url or settings().data_platform_url
+
+    def send(self, order: Order) -> None:
+        """POST the order as JSON. The data platform dedupes by orderId, so a retry is safe."""
+        request = urllib.request.Request(
+            self._url,
+            data=order.model_dump_json(by_alias=True).encode(),
+            headers={"Content-Type": "application/json", "Idempotency-Key": order.order_id},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+                status = response.status
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            raise DataPlatformUnavailable(f"data platform unreachable: {error}") from error
+        if not 200 <= status < 300:
+            raise DataPlatformUnavailable(f"data platform answered {status}")
+        logger.info("order sent to the data platform", extra={"order_id": order.order_id})

@@ -1,0 +1,90 @@
+"""Order and payment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shop import clock
+from shop.errors import ConcurrentUpdate, InvalidCoupon, OutOfStock, ProductNotFound
+from shop.ids import new_id
+from shop.models.coupon import IssuedCoupon
+from shop.models.order import Order, OrderItem, PlaceOrder
+from shop.models.product import Product
+from shop.observability import metrics
+from shop.repositories.coupons import CouponRepository
+from shop.repositories.orders import OrderRepository, PriceChanged
+from shop.repositories.products import ProductRepository
+
+MAX_PRICING_ATTEMPTS = 3
+
+
+class OrderService:
+    def __init__(
+        self,
+        products: ProductRepository | None = None,
+        coupons: CouponRepository | None = None,
+        orders: OrderRepository | None = None,
+    ) -> None:
+        self._products = products or ProductRepository()
+        self._coupons = coupons or CouponRepository()
+        self._orders = orders or OrderRepository(products=self._products, coupons=self._coupons)
+
+    def place(self, request: PlaceOrder) -> Order:
+        """Price the order, then spend stock, coupon and balance and record it, all at once.
+
+        The reads only price the order and answer early what is already certain to fail; the
+        transaction's conditions decide. A price that changed in between prices it again.
+        """
+        for _ in range(MAX_PRICING_ATTEMPTS):
+            products = self._products.get_many([line.product_id for line in request.items])
+            order, coupon = self._price(request, products)
+            try:
+                self._orders.place(order, products, coupon)
+            except PriceChanged:
+                continue
+            metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="PaidAmount", unit=MetricUnit.Count, value=order.paid_amount)
+            return order
+        raise ConcurrentUpdate()
+
+    def _price(self, request: PlaceOrder, products: dict[str, Product]) -> tuple[Order, IssuedCoupon | None]:
+        items: list[OrderItem] = []
+        for line in request.items:
+            product = products.get(line.product_id)
+            if product is None:
+                raise ProductNotFound(line.product_id)
+            if product.stock < line.quantity:
+                raise OutOfStock(line.product_id)
+            items.append(
+                OrderItem(
+                    product_id=product.product_id,
+                    name=product.name,
+                    unit_price=product.price,
+                    quantity=line.quantity,
+                )
+            )
+        created_at = clock.now()
+        coupon = self._usable_coupon(request, created_at) if request.issued_coupon_id else None
+        total = sum(item.amount for item in items)
+        discount = coupon.discount.of(total) if coupon else 0
+        order = Order(
+            order_id=new_id(),
+            user_id=request.user_id,
+            items=items,
+            total_amount=total,
+            discount_amount=discount,
+            paid_amount=total - discount,
+            issued_coupon_id=request.issued_coupon_id,
+            status="PAID",
+            created_at=created_at,
+        )
+        return order, coupon
+
+    def _usable_coupon(self, request: PlaceOrder, at: datetime) -> IssuedCoupon:
+        issued_coupon_id = str(request.issued_coupon_id)
+        coupon = self._coupons.get_issued(request.user_id, issued_coupon_id)
+        if coupon is None or coupon.seen_at(at).status != "AVAILABLE":
+            raise InvalidCoupon(issued_coupon_id)
+        return coupon

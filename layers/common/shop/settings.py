@@ -1,0 +1,25 @@
+"""The function's environment, as the template declares it."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    dynamodb_endpoint_url: str = Field(default="", alias="DYNAMODB_ENDPOINT_URL")
+    balances_table: str = Field(default="BalancesTable", alias="BALANCES_TABLE")
+    products_table: str = Field(default="ProductsTable", alias="PRODUCTS_TABLE")
+    coupons_table: str = Field(default="CouponsTable", alias="COUPONS_TABLE")
+    issued_coupons_table: str = Field(default="IssuedCouponsTable", alias="ISSUED_COUPONS_TABLE")
+    orders_table: str = Field(default="OrdersTable", alias="ORDERS_TABLE")
+    sales_table: str = Field(default="SalesTable", alias="SALES_TABLE")
+    data_platform_url: str = Field(default="", alias="DATA_PLATFORM_URL")
+
+
+def settings() -> Settings:
+    """Read the environment now (cheap; lets one process serve several configurations)."""
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,55 @@
+"""Sample data: a small catalogue, two coupon campaigns and two users with money."""
+
+from __future__ import annotations
+
+from shop.models.balance import BALANCE_LIMIT
+from shop.models.coupon import Coupon, FixedDiscount, PercentDiscount
+from shop.models.product import Product
+from shop.repositories.balances import BalanceRepository
+from shop.repositories.coupons import CouponRepository
+from shop.repositories.products import ProductRepository
+
+PRODUCTS = [
+    Product(product_id="p-keyboard", name="Mechanical keyboard", price=89_000, stock=100),
+    Product(product_id="p-mouse", name="Wireless mouse", price=35_000, stock=200),
+    Product(product_id="p-monitor", name="27-inch monitor", price=329_000, stock=30),
+    Product(product_id="p-headset", name="Noise-cancelling headset", price=159_000, stock=50),
+    Product(product_id="p-webcam", name="4K webcam", price=99_000, stock=40),
+    Product(product_id="p-stand", name="Laptop stand", price=29_000, stock=150),
+    Product(product_id="p-hub", name="USB-C hub", price=39_000, stock=80),
+]
+
+COUPONS = [
+    Coupon(
+        coupon_id="c-welcome",
+        name="Welcome 5,000 won off",
+        discount=FixedDiscount(type="FIXED", amount=5_000),
+        total_quantity=1_000,
+        remaining_quantity=1_000,
+        valid_days=30,
+    ),
+    Coupon(
+        coupon_id="c-flash",
+        name="Flash sale 10% off",
+        discount=PercentDiscount(type="PERCENT", rate=10),
+        total_quantity=50,
+        remaining_quantity=50,
+        valid_days=7,
+    ),
+]
+
+BALANCES = {"user-1": 1_000_000, "user-2": 500_000}
+
+
+def seed() -> None:
+    """Put the sample data (once: products and coupons that exist are left as they are)."""
+    products, coupons, balances = ProductRepository(), CouponRepository(), BalanceRepository()
+    for product in PRODUCTS:
+        if products.get(product.product_id) is None:
+            products.create(product)
+    for coupon in COUPONS:
+        if coupons.get(coupon.coupon_id) is None:
+            coupons.create(coupon)
+    for user_id, amount in BALANCES.items():
+        if balances.get(user_id) == 0:
+            balances.add(user_id, amount, BALANCE_LIMIT)

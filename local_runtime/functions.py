@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
+import os
 import sys
-from collections.abc import Callable
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from local_runtime import template
 
+LOG = logging.getLogger("local_runtime.functions")
+
 
 def code_dir(logical_id: str) -> Path:
     props = template.resources("AWS::Serverless::Function")[logical_id]["Properties"]
-    return template.ROOT / props["CodeUri"]
+    return template.ROOT / str(props["CodeUri"])
 
 
 def handler_name(logical_id: str) -> str:
@@ -39,3 +51,284 @@ def load_module(logical_id: str) -> ModuleType:
 def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
     _, function = handler_name(logical_id).rsplit(".", 1)
     return getattr(load_module(logical_id), function)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running functions in this process, each with the environment the template gives it.
+# ---------------------------------------------------------------------------------------------
+
+_INVOCATION_ENV: ContextVar[Mapping[str, str | None] | None] = ContextVar("invocation_env", default=None)
+
+
+class InvocationEnviron(os._Environ):  # type: ignore[type-arg]
+    """`os.environ` that, inside an invocation, shows that function's environment on top of the
+    process's (a `None` hides a variable). Outside an invocation it is the plain environment.
+
+    The overlay lives in a context variable, so concurrent invocations of different functions
+    (one thread each) see each their own environment without a lock."""
+
+    def __getitem__(self, key: str) -> str:
+        overlay = _INVOCATION_ENV.get()
+        if overlay is not None and key in overlay:
+            value = overlay[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return super().__getitem__(key)  # type: ignore[no-any-return]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        overlay = _INVOCATION_ENV.get()
+        if overlay is not None:  # a function's own change stays its own (for this invocation)
+            overlay[key] = value  # type: ignore[index]
+        else:
+            super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        overlay = _INVOCATION_ENV.get()
+        if overlay is not None:
+            if key not in self:
+                raise KeyError(key)
+            overlay[key] = None  # type: ignore[index]
+        else:
+            super().__delitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = _INVOCATION_ENV.get()
+        if overlay is None:
+            yield from super().__iter__()
+            return
+        for key in super().__iter__():
+            if key not in overlay:
+                yield key
+        for key, value in list(overlay.items()):
+            if value is not None:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+
+def install_environ() -> None:
+    """Make `os.environ` invocation-aware (once; it keeps sharing the process's variables)."""
+    if isinstance(os.environ, InvocationEnviron):
+        return
+    base = os.environ
+    os.environ = InvocationEnviron(  # type: ignore[assignment]  # noqa: B003 (same variables, new view)
+        base._data,  # type: ignore[attr-defined]
+        base.encodekey,  # type: ignore[attr-defined]
+        base.decodekey,  # type: ignore[attr-defined]
+        base.encodevalue,  # type: ignore[attr-defined]
+        base.decodevalue,  # type: ignore[attr-defined]
+    )
+
+
+@contextmanager
+def environment(variables: Mapping[str, str | None]) -> Iterator[None]:
+    """Run the body with `variables` as this thread's view of the environment."""
+    install_environ()
+    token = _INVOCATION_ENV.set(dict(variables))
+    try:
+        yield
+    finally:
+        _INVOCATION_ENV.reset(token)
+
+
+@dataclass
+class LambdaContext:
+    """The context object Lambda's Python runtime hands a handler."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float
+    function_version: str = "$LATEST"
+    identity: Any = None
+    client_context: Any = None
+    tenant_id: str | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class FunctionError(Exception):
+    """A handler raised: what Lambda reports as the invocation's error."""
+
+    def __init__(self, logical_id: str, error: BaseException) -> None:
+        super().__init__(f"{logical_id}: {type(error).__name__}: {error}")
+        self.error = error
+        self.payload = {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "stackTrace": traceback.format_exception(error)[1:],
+        }
+
+
+DUMMY_CREDENTIALS = {"key": "local", "secret": "local", "sessiontoken": "local"}
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class LocalFunction:
+    """One function of the template, loaded by file on its first invocation (its cold start)."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout: int
+    memory: int
+    variables: dict[str, str]
+    region: str
+    _handler: Callable[[Any, Any], Any] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _load(self) -> Callable[[Any, Any], Any]:
+        with self._lock:
+            if self._handler is None:
+                module_file, function = self.handler.rsplit(".", 1)
+                path = self.code_dir / f"{module_file.replace('.', '/')}.py"
+                name = f"fn_{self.logical_id}_{module_file.replace('.', '_')}"
+                spec = importlib.util.spec_from_file_location(name, path)
+                if spec is None or spec.loader is None:
+                    raise FileNotFoundError(f"{self.logical_id}: no handler module at {path}")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+                self._handler = getattr(module, function)
+            return self._handler
+
+    def context(self) -> LambdaContext:
+        return LambdaContext(
+            function_name=self.logical_id,
+            memory_limit_in_mb=self.memory,
+            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.logical_id}",
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{self.logical_id}",
+            log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]local",
+            deadline=time.monotonic() + self.timeout,
+        )
+
+    def __call__(self, event: Any) -> Any:
+        """Invoke the handler with `event` in this function's environment; raise FunctionError if
+        it raises (after logging the trace, as Lambda logs it)."""
+        started = time.monotonic()
+        with environment(self.variables):
+            try:
+                handler = self._load()
+                return handler(event, self.context())
+            except Exception as error:
+                LOG.error("%s raised:\n%s", self.logical_id, "".join(traceback.format_exception(error)).rstrip())
+                raise FunctionError(self.logical_id, error) from error
+            finally:
+                elapsed = time.monotonic() - started
+                if elapsed > self.timeout:
+                    LOG.warning("%s ran %.1fs, past its timeout of %ss", self.logical_id, elapsed, self.timeout)
+
+
+def stacks(parameter_overrides: Mapping[str, str], region: str = "us-east-1") -> list[Any]:
+    """The template's stacks as `sam local` reads them, with these parameter values."""
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+    found, _ = SamLocalStackProvider.get_stacks(
+        str(template.TEMPLATE),
+        parameter_overrides=dict(parameter_overrides),
+        global_parameter_overrides={"AWS::Region": region},
+    )
+    return list(found)
+
+
+class InProcessLambda:
+    """Every function of the template, run in this process. Its `invoke` is the interface SAM
+    CLI's local API Gateway calls on its Lambda runner (the Docker one in `sam local start-api`)."""
+
+    def __init__(self, stack_list: list[Any], *, region: str = "us-east-1") -> None:
+        from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+        from samcli.local.lambdafn.env_vars import EnvironmentVariables
+
+        credentials = {"region": region, **DUMMY_CREDENTIALS}
+        sam_functions = list(SamFunctionProvider(stack_list).get_all())
+        resolved: dict[str, tuple[Any, dict[str, str]]] = {}
+        for function in sam_functions:
+            declared = (function.environment or {}).get("Variables") or {}
+            variables = EnvironmentVariables(
+                function.name,
+                function.memory,
+                function.timeout,
+                function.handler,
+                function.logging_config,
+                variables=declared,
+                shell_env_values={},  # the template and its parameters decide, not this shell
+                override_values={},
+                aws_creds=credentials,
+            ).resolve()
+            resolved[function.name] = (function, variables)
+        every_name = {name for _, variables in resolved.values() for name in variables}
+        self.functions: dict[str, LocalFunction] = {}
+        for name, (function, variables) in resolved.items():
+            for layer in function.layers:
+                _add_layer_path(Path(template.ROOT, layer.codeuri))
+            env: dict[str, str] = dict(variables)
+            env["LAMBDA_TASK_ROOT"] = str(Path(template.ROOT, function.codeuri))
+            # Variables another function declares but this one does not are not this one's.
+            hidden = dict.fromkeys(every_name - env.keys())
+            self.functions[name] = LocalFunction(
+                logical_id=name,
+                code_dir=Path(template.ROOT, function.codeuri),
+                handler=function.handler,
+                timeout=int(function.timeout or 3),
+                memory=int(function.memory or 128),
+                variables={**hidden, **env},  # type: ignore[dict-item]
+                region=region,
+            )
+        self.sam_functions = {function.name: function for function in sam_functions}
+
+    def __getitem__(self, logical_id: str) -> LocalFunction:
+        return self.functions[logical_id]
+
+    # ---- the runner interface of samcli.commands.local.lib.local_lambda.LocalLambdaRunner
+    def is_debugging(self) -> bool:
+        return False
+
+    def invoke(
+        self,
+        function_identifier: str,
+        event: str,
+        tenant_id: str | None = None,
+        stdout: Any = None,
+        stderr: Any = None,
+        **_: Any,
+    ) -> None:
+        """Invoke a function with a JSON event; write its JSON result (or Lambda's error document,
+        which SAM's gateway answers with a 500 as API Gateway does) to `stdout`."""
+        from samcli.local.lambdafn.exceptions import FunctionNotFound
+
+        function = self.functions.get(function_identifier)
+        if function is None:
+            raise FunctionNotFound(f"Unable to find a Function with name '{function_identifier}'")
+        try:
+            result = function(json.loads(event))
+            output = json.dumps(result)
+        except FunctionError as error:
+            output = json.dumps(error.payload)
+        except (TypeError, ValueError) as error:  # a result Lambda could not serialise either
+            LOG.error("%s returned a result that is not JSON: %s", function_identifier, error)
+            output = json.dumps(FunctionError(function_identifier, error).payload)
+        if stdout is not None:
+            stdout.write_str(output)
+            stdout.flush()
+
+
+def _add_layer_path(layer_dir: Path) -> None:
+    """A layer's code importable as it is from /opt/python in Lambda."""
+    path = str(layer_dir.resolve())
+    if path not in sys.path:
+        sys.path.insert(0, path)

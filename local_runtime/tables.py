@@ -33,8 +33,11 @@ def truncate_tables(client: Any) -> None:
     for name, definition in template.table_definitions().items():
         keys = [k["AttributeName"] for k in definition["KeySchema"]]
         paginator = client.get_paginator("scan")
-        for page in paginator.paginate(TableName=name, ProjectionExpression=", ".join(f"#k{i}" for i in range(len(keys))),
-                                       ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(keys)}):
+        for page in paginator.paginate(
+            TableName=name,
+            ProjectionExpression=", ".join(f"#k{i}" for i in range(len(keys))),
+            ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(keys)},
+        ):
             items = page.get("Items", [])
             for start in range(0, len(items), 25):
                 client.batch_write_item(

@@ -9,7 +9,7 @@ service = BalanceService()
 
 
 @app.post("/users/<userId>/balance/charge", responses={200: {"description": "The new balance"}, **ERROR_RESPONSES})
-def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:  # noqa: N803
+def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:
     return service.charge(userId, body.amount)
 
 

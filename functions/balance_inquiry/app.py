@@ -9,7 +9,7 @@ service = BalanceService()
 
 
 @app.get("/users/<userId>/balance", responses={200: {"description": "The balance"}})
-def get_balance(userId: UserId) -> Balance:  # noqa: N803 (the contract's name)
+def get_balance(userId: UserId) -> Balance:
     return service.balance(userId)
 
 

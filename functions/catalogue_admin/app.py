@@ -19,7 +19,7 @@ def create_product(body: NewProduct) -> Response[Product]:
 
 
 @app.post("/products/<productId>/stock", responses={200: {"description": "The restocked product"}, **ERROR_RESPONSES})
-def restock_product(productId: ProductId, body: Restock) -> Product:  # noqa: N803
+def restock_product(productId: ProductId, body: Restock) -> Product:
     return catalogue.restock(productId, body.quantity)
 
 
@@ -29,7 +29,7 @@ def create_coupon(body: NewCoupon) -> Response[Coupon]:
 
 
 @app.get("/coupons/<couponId>", responses={200: {"description": "The coupon campaign"}, **ERROR_RESPONSES})
-def get_coupon(couponId: CouponId) -> Coupon:  # noqa: N803
+def get_coupon(couponId: CouponId) -> Coupon:
     return coupons.coupon(couponId)
 
 

@@ -11,7 +11,7 @@ service = CouponService()
 
 
 @app.post("/coupons/<couponId>/issue", responses={201: {"description": "The issued coupon"}, **ERROR_RESPONSES})
-def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:  # noqa: N803
+def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:
     return Response(
         status_code=201, content_type=content_types.APPLICATION_JSON, body=service.issue(couponId, body.user_id)
     )

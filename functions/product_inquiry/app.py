@@ -21,7 +21,7 @@ def list_products(
 
 
 @app.get("/products/<productId>", responses={200: {"description": "The product"}, **ERROR_RESPONSES})
-def get_product(productId: ProductId) -> Product:  # noqa: N803
+def get_product(productId: ProductId) -> Product:
     return service.product(productId)
 
 

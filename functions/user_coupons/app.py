@@ -9,7 +9,7 @@ service = CouponService()
 
 
 @app.get("/users/<userId>/coupons", responses={200: {"description": "The user's coupons"}, **ERROR_RESPONSES})
-def list_user_coupons(userId: UserId) -> IssuedCouponList:  # noqa: N803
+def list_user_coupons(userId: UserId) -> IssuedCouponList:
     return service.issued_to(userId)
 
 

@@ -38,9 +38,7 @@ class InsufficientBalance(ShopError):
 
 class InvalidCoupon(ShopError):
     def __init__(self, issued_coupon_id: str) -> None:
-        super().__init__(
-            f"coupon {issued_coupon_id} cannot be used: not found, not the caller's, used or expired"
-        )
+        super().__init__(f"coupon {issued_coupon_id} cannot be used: not found, not the caller's, used or expired")
 
 
 class CouponNotFound(ShopError):

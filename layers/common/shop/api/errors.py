@@ -36,7 +36,7 @@ ERROR_RESPONSES: dict[int, dict[str, Any]] = {
 }
 
 
-def error_response(status: HTTPStatus, code: str, message: str) -> Response[ErrorBody]:
+def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict[str, Any]]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -60,26 +60,26 @@ def register(app: APIGatewayHttpResolver) -> None:
     """Register the contract's error answers on a resolver."""
 
     @app.exception_handler(errors.ShopError)
-    def refused(error: errors.ShopError) -> Response[ErrorBody]:
+    def refused(error: errors.ShopError) -> Response[dict[str, Any]]:
         for kind in type(error).__mro__:
             if kind in REFUSALS:
-                status, code = REFUSALS[kind]  # type: ignore[index]
+                status, code = REFUSALS[kind]
                 return error_response(status, code, error.message)
         raise error
 
     @app.exception_handler(RequestValidationError)
-    def invalid(error: RequestValidationError) -> Response[ErrorBody]:
+    def invalid(error: RequestValidationError) -> Response[dict[str, Any]]:
         return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", describe_validation_errors(error.errors()))
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported(error: RequestUnsupportedContentType) -> Response[ErrorBody]:
+    def unsupported(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
         return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", "body: Content-Type must be application/json")
 
     @app.not_found
-    def not_found(error: NotFoundError) -> Response[ErrorBody]:
+    def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
 
     @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response[ErrorBody]:
+    def unexpected(error: Exception) -> Response[dict[str, Any]]:
         logger.exception("unexpected error")
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")

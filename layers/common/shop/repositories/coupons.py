@@ -93,7 +93,9 @@ class CouponRepository:
                     {"userId": coupon.user_id, "issuedCouponId": coupon.issued_coupon_id}
                 ),
                 "UpdateExpression": "SET #status = :used, usedAt = :at",
-                "ConditionExpression": "attribute_exists(issuedCouponId) AND #status = :available AND expiresAtEpoch > :epoch",
+                "ConditionExpression": (
+                    "attribute_exists(issuedCouponId) AND #status = :available AND expiresAtEpoch > :epoch"
+                ),
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": dynamodb.to_attribute_values(
                     {

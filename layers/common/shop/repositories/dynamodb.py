@@ -28,7 +28,6 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-
 @cache
 def _resource(endpoint_url: str) -> Any:
     return boto3.resource("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
@@ -72,12 +71,12 @@ def plain(value: Any) -> Any:
 
 def to_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict as DynamoDB JSON (the low-level client's format)."""
-    return {k: _serializer.serialize(v) for k, v in item.items()}
+    return {k: dict(_serializer.serialize(v)) for k, v in item.items()}
 
 
 def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB JSON (a stream image, a cancellation's item) as a plain dict."""
-    return plain({k: _deserializer.deserialize(v) for k, v in item.items()})
+    return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def error_code(error: ClientError) -> str:
@@ -90,7 +89,7 @@ def is_condition_failure(error: ClientError) -> bool:
 
 def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
     """The per-item reasons of a cancelled transaction, in the order the items were given."""
-    return list(error.response.get("CancellationReasons", []))
+    return [dict(reason) for reason in error.response.get("CancellationReasons", [])]
 
 
 MAX_TRANSACTION_ATTEMPTS = 8

@@ -76,7 +76,11 @@ class OrderRepository:
         checks.append(("order", order.order_id))
 
         def refusal(reasons: list[dict[str, Any]]) -> ShopError:
-            failed = [(check, reason) for check, reason in zip(checks, reasons) if dynamodb.failed_condition(reason)]
+            failed = [
+                (check, reason)
+                for check, reason in zip(checks, reasons, strict=True)
+                if dynamodb.failed_condition(reason)
+            ]
             for (kind, key), reason in failed:
                 if kind == "product":
                     old = dynamodb.old_item(reason)

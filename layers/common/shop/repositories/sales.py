@@ -56,7 +56,9 @@ class SalesRepository:
                 "Update": {
                     "TableName": self._table_name,
                     "Key": dynamodb.to_attribute_values({"pk": day_key, "sk": f"PRODUCT#{line.product_id}"}),
-                    "UpdateExpression": "ADD units :units SET productId = :pid, #name = :name, price = :price, expiresAt = :expires",
+                    "UpdateExpression": (
+                        "ADD units :units SET productId = :pid, #name = :name, price = :price, expiresAt = :expires"
+                    ),
                     "ExpressionAttributeNames": {"#name": "name"},
                     "ExpressionAttributeValues": dynamodb.to_attribute_values(
                         {

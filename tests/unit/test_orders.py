@@ -34,7 +34,7 @@ def shop(api: Any) -> Any:
 def snapshot(aws: Any) -> dict[str, list[Any]]:
     """Every item of every table, to prove a refusal changed nothing."""
     return {
-        name: sorted((repr(sorted(item.items())) for item in aws.scan(TableName=name)["Items"]))
+        name: sorted(repr(sorted(item.items())) for item in aws.scan(TableName=name)["Items"])
         for name in template.table_definitions()
     }
 

@@ -118,6 +118,7 @@ ensure_docker() {
   if [ "$(id -u)" -eq 0 ]; then
     setsid dockerd --iptables=false --ip-forward=false </dev/null >>"$DOCKERD_LOG" 2>&1 9>&- &
   else
+    # shellcheck disable=SC2024  # the log file is ours; only dockerd needs root
     sudo setsid dockerd --iptables=false --ip-forward=false </dev/null >>"$DOCKERD_LOG" 2>&1 9>&- &
   fi
   pid=$!
@@ -175,8 +176,8 @@ make_rootfs() {
   if [ -e "$ROOTFS" ]; then
     log "removing unfinished rootfs $ROOTFS"
     # a failed debootstrap may leave proc/sys mounted inside
-    local m
-    for m in $(awk -v r="$ROOTFS/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do as_root umount -l "$m" || true; done
+    awk -v r="$ROOTFS/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r |
+      while IFS= read -r m; do as_root umount -l "$m" || true; done
     as_root rm -rf --one-file-system "$ROOTFS"
   fi
   log "debootstrap --variant=minbase bookworm $ROOTFS (mirror $MIRROR; a few minutes)"
@@ -319,7 +320,13 @@ case "$cmd" in
   status)    status ;;
   rebuild)   take_lock; ensure_docker
              if image_exists; then log "removing $IMAGE"; docker rmi "$IMAGE" >/dev/null; fi
-             PULL_TIMEOUT=0; ensure_image ;;
+             # SAM's derived images (3.11-rapid-x86_64 for layer-less functions, samcli/lambda-python:3.11-*
+             # with layers) are only rebuilt by `--skip-pull-image` runs when missing: drop them too.
+             for t in $(docker images --format '{{.Repository}}:{{.Tag}}' |
+                        grep -E '^(public\.ecr\.aws/lambda/python:3\.11-rapid-|samcli/lambda-python:3\.11-)' || true); do
+               log "removing SAM-derived image $t"; docker rmi "$t" >/dev/null || true
+             done
+             PULL_TIMEOUT=0; ensure_image; log "ready: sam local invoke/start-api --skip-pull-image" ;;
   -h|--help|help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$cmd' (use: ensure | status | stop | rebuild)" ;;
 esac

@@ -8,23 +8,25 @@ from local_runtime import template
 
 
 def create_tables(client: Any, *, recreate: bool = False) -> list[str]:
-    """Create every table `template.yaml` declares, exactly as declared; return their names."""
+    """Create every table `template.yaml` declares, exactly as declared; return their names.
+
+    Tables that exist are kept as they are (or dropped first, with `recreate`)."""
     existing = set(client.list_tables()["TableNames"])
+    ttl = template.ttl_attributes()
     names = []
     for name, definition in template.table_definitions().items():
+        names.append(name)
         if name in existing:
             if not recreate:
-                names.append(name)
                 continue
             client.delete_table(TableName=name)
             client.get_waiter("table_not_exists").wait(TableName=name)
         client.create_table(**definition)
         client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
-        names.append(name)
-    for name, attribute in template.ttl_attributes().items():
-        client.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
-        )
+        if name in ttl:
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl[name]}
+            )
     return names
 
 

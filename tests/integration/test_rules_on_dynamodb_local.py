@@ -1,0 +1,227 @@
+"""The rules the database enforces, on Amazon's DynamoDB Local (which refuses things moto lets pass),
+and raced by many threads at once: the counts must be exact."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shop import clock
+from shop.errors import (
+    BalanceLimitExceeded,
+    CouponAlreadyIssued,
+    CouponNotFound,
+    CouponSoldOut,
+    InsufficientBalance,
+    InvalidCoupon,
+    OutOfStock,
+    ProductNotFound,
+    ShopError,
+)
+from shop.ids import issued_coupon_id
+from shop.models.balance import BALANCE_LIMIT
+from shop.models.coupon import Coupon, FixedDiscount, IssuedCoupon
+from shop.models.order import Order, OrderItem, PlaceOrder
+from shop.models.product import Product
+from shop.repositories.balances import BalanceRepository
+from shop.repositories.coupons import CouponRepository
+from shop.repositories.orders import OrderRepository, PriceChanged
+from shop.repositories.products import ProductRepository
+from shop.repositories.sales import AlreadyCounted, SalesRepository
+from shop.services.balance import BalanceService
+from shop.services.coupons import CouponService
+from shop.services.orders import OrderService
+
+
+def race(calls: list[Any], workers: int = 16) -> Counter[str]:
+    """Run the calls at once; count each outcome by the name of the error (or "ok")."""
+
+    def outcome(call: Any) -> str:
+        try:
+            call()
+        except ShopError as error:
+            return type(error).__name__
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return Counter(pool.map(outcome, calls))
+
+
+def campaign(coupon_id: str, quantity: int) -> None:
+    CouponRepository().create(
+        Coupon(
+            coupon_id=coupon_id,
+            name="Race",
+            discount=FixedDiscount(type="FIXED", amount=100),
+            total_quantity=quantity,
+            remaining_quantity=quantity,
+            valid_days=1,
+        )
+    )
+
+
+def test_charges_raced_on_one_balance_stop_exactly_at_the_cap(local_db: Any) -> None:
+    service = BalanceService()
+    outcomes = race([lambda: service.charge("racer", 1_000_000) for _ in range(30)])
+    assert outcomes == Counter({"ok": 10, "BalanceLimitExceeded": 20})
+    assert BalanceRepository().get("racer") == BALANCE_LIMIT
+
+
+def test_a_charge_past_the_cap_is_refused_by_the_condition(local_db: Any) -> None:
+    BalanceRepository().add("u", BALANCE_LIMIT - 5, BALANCE_LIMIT)
+    with pytest.raises(BalanceLimitExceeded):
+        BalanceRepository().add("u", 6, BALANCE_LIMIT)
+    assert BalanceRepository().add("u", 5, BALANCE_LIMIT) == BALANCE_LIMIT
+
+
+def test_coupons_raced_by_many_users_are_issued_exactly_as_many_as_there_are(local_db: Any) -> None:
+    campaign("hot", 25)
+    service = CouponService()
+    outcomes = race([lambda n=n: service.issue("hot", f"user-{n}") for n in range(120)])
+    assert outcomes == Counter({"ok": 25, "CouponSoldOut": 95})
+    coupon = CouponRepository().get("hot")
+    assert coupon is not None and coupon.remaining_quantity == 0
+    holders = [n for n in range(120) if CouponRepository().issued_to(f"user-{n}")]
+    assert len(holders) == 25
+
+
+def test_one_user_racing_for_one_campaign_gets_one_coupon(local_db: Any) -> None:
+    campaign("once", 10)
+    service = CouponService()
+    outcomes = race([lambda: service.issue("once", "greedy") for _ in range(20)])
+    assert outcomes == Counter({"ok": 1, "CouponAlreadyIssued": 19})
+    coupon = CouponRepository().get("once")
+    assert coupon is not None and coupon.remaining_quantity == 9
+
+
+def issued(coupon_id: str, user_id: str) -> IssuedCoupon:
+    now = clock.now()
+    return IssuedCoupon(
+        issued_coupon_id=issued_coupon_id(coupon_id, user_id),
+        coupon_id=coupon_id,
+        user_id=user_id,
+        name="Race",
+        discount=FixedDiscount(type="FIXED", amount=100),
+        status="AVAILABLE",
+        issued_at=now,
+        expires_at=now + timedelta(days=1),
+    )
+
+
+def test_the_issue_transaction_names_what_failed(local_db: Any) -> None:
+    repository = CouponRepository()
+    with pytest.raises(CouponNotFound):
+        repository.issue(issued("missing", "u"))
+    campaign("one", 1)
+    repository.issue(issued("one", "u"))
+    with pytest.raises(CouponAlreadyIssued):
+        repository.issue(issued("one", "u"))
+    with pytest.raises(CouponSoldOut):
+        repository.issue(issued("one", "v"))
+
+
+def one_unit(user_id: str, product_id: str, issued_coupon_id: str | None = None) -> PlaceOrder:
+    body: dict[str, Any] = {"userId": user_id, "items": [{"productId": product_id, "quantity": 1}]}
+    if issued_coupon_id:
+        body["issuedCouponId"] = issued_coupon_id
+    return PlaceOrder.model_validate(body)
+
+
+def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any) -> None:
+    ProductRepository().create(Product(product_id="hot", name="Hot", price=100, stock=20))
+    for n in range(60):
+        BalanceRepository().add(f"buyer-{n}", 1_000, BALANCE_LIMIT)
+    service = OrderService()
+    orders = [one_unit(f"buyer-{n}", "hot") for n in range(60)]
+    outcomes = race([lambda o=o: service.place(o) for o in orders])
+    assert outcomes == Counter({"ok": 20, "OutOfStock": 40})
+    product = ProductRepository().get("hot")
+    assert product is not None and product.stock == 0
+    assert local_db.scan(TableName="OrdersTable", Select="COUNT")["Count"] == 20
+    spent = sum(1_000 - BalanceRepository().get(f"buyer-{n}") for n in range(60))
+    assert spent == 20 * 100
+
+
+def test_orders_raced_on_one_balance_spend_it_exactly(local_db: Any) -> None:
+    ProductRepository().create(Product(product_id="item", name="Item", price=300, stock=1_000))
+    BalanceRepository().add("spender", 1_000, BALANCE_LIMIT)
+    service = OrderService()
+    order = one_unit("spender", "item")
+    outcomes = race([lambda: service.place(order) for _ in range(20)])
+    assert outcomes == Counter({"ok": 3, "InsufficientBalance": 17})
+    assert BalanceRepository().get("spender") == 100
+    product = ProductRepository().get("item")
+    assert product is not None and product.stock == 997
+
+
+def test_one_coupon_raced_by_its_owner_is_used_once(local_db: Any) -> None:
+    ProductRepository().create(Product(product_id="item", name="Item", price=300, stock=1_000))
+    BalanceRepository().add("owner", 100_000, BALANCE_LIMIT)
+    campaign("c", 5)
+    coupon = CouponService().issue("c", "owner")
+    service = OrderService()
+    order = one_unit("owner", "item", coupon.issued_coupon_id)
+    outcomes = race([lambda: service.place(order) for _ in range(10)])
+    assert outcomes == Counter({"ok": 1, "InvalidCoupon": 9})
+    assert BalanceRepository().get("owner") == 100_000 - 200
+
+
+def direct_order(lines: list[tuple[Product, int]], user_id: str, coupon: IssuedCoupon | None = None) -> Order:
+    items = [OrderItem(product_id=p.product_id, name=p.name, unit_price=p.price, quantity=q) for p, q in lines]
+    total = sum(item.amount for item in items)
+    return Order(
+        order_id=f"o-{user_id}",
+        user_id=user_id,
+        items=items,
+        total_amount=total,
+        discount_amount=0,
+        paid_amount=total,
+        issued_coupon_id=coupon.issued_coupon_id if coupon else None,
+        status="PAID",
+        created_at=clock.now(),
+    )
+
+
+def place(lines: list[tuple[Product, int]], user_id: str = "payer", coupon: IssuedCoupon | None = None) -> None:
+    OrderRepository().place(direct_order(lines, user_id, coupon), {p.product_id: p for p, _ in lines}, coupon)
+
+
+def test_the_order_transaction_names_the_condition_that_failed(local_db: Any) -> None:
+    pen = Product(product_id="pen", name="Pen", price=100, stock=5)
+    ink = Product(product_id="ink", name="Ink", price=50, stock=1)
+    ProductRepository().create(pen)
+    ProductRepository().create(ink)
+    BalanceRepository().add("payer", 1_000, BALANCE_LIMIT)
+
+    with pytest.raises(OutOfStock) as refused:
+        place([(pen, 1), (ink.model_copy(update={"stock": 9}), 2)])
+    assert refused.value.product_id == "ink"
+    with pytest.raises(ProductNotFound):
+        place([(Product(product_id="ghost", name="G", price=1, stock=1), 1)])
+    with pytest.raises(PriceChanged):
+        place([(pen.model_copy(update={"price": 90}), 1)])
+    with pytest.raises(InsufficientBalance):
+        place([(pen, 5)], user_id="poor")
+    with pytest.raises(InvalidCoupon):
+        place([(pen, 1)], coupon=issued("nothing", "payer"))
+
+    assert BalanceRepository().get("payer") == 1_000
+    assert [ProductRepository().get(p).stock for p in ("pen", "ink")] == [5, 1]  # type: ignore[union-attr]
+    assert local_db.scan(TableName="OrdersTable", Select="COUNT")["Count"] == 0
+
+
+def test_an_order_is_counted_once_however_often_it_is_delivered(local_db: Any) -> None:
+    pen = Product(product_id="pen", name="Pen", price=100, stock=5)
+    order = direct_order([(pen, 3)], "counted")
+    day = clock.business_day(order.created_at)
+    sales = SalesRepository()
+    sales.count(order, day)
+    with pytest.raises(AlreadyCounted):
+        sales.count(order, day)
+    counts, total = sales.day(day)
+    assert [(s.product_id, s.sold_quantity) for s in counts] == [("pen", 3)]
+    assert total == 3

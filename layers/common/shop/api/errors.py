@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import errors
 from shop.models.errors import ErrorBody
-from shop.observability import logger
+from shop.observability import logger, metrics
 
 REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.BalanceLimitExceeded: (HTTPStatus.CONFLICT, "BALANCE_LIMIT_EXCEEDED"),
@@ -82,4 +83,5 @@ def register(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[dict[str, Any]]:
         logger.exception("unexpected error")
+        metrics.add_metric(name="UnexpectedErrors", unit=MetricUnit.Count, value=1)
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")

@@ -1,0 +1,241 @@
+"""`python -m bench` (`make bench`): DynamoDB cost per use case, and ratios that do not drift.
+
+Starts DynamoDB Local in memory on a free port, creates the template's tables, points the layer at
+it (`DYNAMODB_ENDPOINT_URL`), calls the services in-process, prints tables and writes
+`bench/results/<time>.json` (and `latest.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+ENVIRONMENT = {
+    # never a real account: DynamoDB Local accepts any credentials
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_SESSION_TOKEN": "bench",
+    "POWERTOOLS_SERVICE_NAME": "shop",
+    "POWERTOOLS_METRICS_NAMESPACE": "Shop",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True))
+
+    lines = [line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+    return "\n".join(text.rstrip() for text in lines)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}" if value == int(value) else f"{value:.2f}"
+    return "-" if value is None else str(value)
+
+
+def quiet_metrics() -> None:
+    """Powertools prints a metric set to stdout once a metric has 100 values; outside Lambda no
+    handler flushes them, so drop them before that (the service code still calls add_metric)."""
+    from shop.observability import metrics
+
+    original = metrics.add_metric
+    lock = threading.Lock()
+
+    def add_metric(*args: Any, **kwargs: Any) -> None:
+        with lock:
+            original(*args, **kwargs)
+            if any(len(m["Value"]) >= 50 for m in metrics.provider.metric_set.values()):
+                metrics.clear_metrics()
+
+    metrics.add_metric = add_metric  # type: ignore[method-assign]
+
+
+def calibrate(probe: Any) -> list[str]:
+    """The emulator sizes single-item writes itself: at 1,024 / 1,025 bytes it must agree with the rule."""
+    from bench import itemsize
+
+    checked = []
+    for name, item, units in itemsize.calibration_items():
+        answer = probe.put_item(TableName="ProductsTable", Item=item, ReturnConsumedCapacity="TOTAL")
+        reported = answer["ConsumedCapacity"]["CapacityUnits"]
+        assert reported == units, (
+            f"item-size rule disagrees with DynamoDB Local: {name}: it charged {reported} WCU, the rule says {units}"
+        )
+        probe.delete_item(TableName="ProductsTable", Key={"productId": item["productId"]})
+        checked.append(name)
+    return checked
+
+
+def main() -> int:
+    os.environ.update(ENVIRONMENT)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        os.environ.pop(name, None)
+
+    import logging
+
+    import boto3
+
+    from bench import itemsize, scenarios
+    from bench.meter import Meter
+    from local_runtime import dynamodb_local, template
+    from local_runtime.tables import create_tables, truncate_tables
+    from shop.repositories import dynamodb
+
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # 200 threads overflow the pool of 50: fine
+    began = time.monotonic()
+    documented = itemsize.self_check()
+    print(f"item-size rule: {len(documented)} documented sizes and units check out")
+
+    quiet_metrics()
+    server = dynamodb_local.start(progress=lambda message: print(message, file=sys.stderr))
+    try:
+        os.environ["DYNAMODB_ENDPOINT_URL"] = server.endpoint
+        dynamodb.reset_clients()
+        probe = boto3.client("dynamodb", endpoint_url=server.endpoint)
+        create_tables(probe)
+        calibrated = calibrate(probe)
+        print(f"item-size rule agrees with DynamoDB Local at the 1 KB boundary for {len(calibrated) // 2} shapes")
+
+        keys = {
+            name: [k["AttributeName"] for k in definition["KeySchema"]]
+            for name, definition in template.table_definitions().items()
+        }
+        meter = Meter(probe, keys)
+        meter.instrument(dynamodb.client())
+        meter.instrument(dynamodb.resource().meta.client)
+
+        def truncate() -> None:
+            truncate_tables(probe)
+
+        print("measuring: cost per use case ...", file=sys.stderr)
+        costs = scenarios.costs(meter)
+        print("measuring: popular read after 10 and 1,000 counted orders ...", file=sys.stderr)
+        popular = scenarios.popular_growth(meter, truncate)
+        print("measuring: hot coupon, 200 requests for 50 coupons, burst and 16 workers ...", file=sys.stderr)
+        hot = [scenarios.hot_coupon(meter, truncate, workers=w) for w in (None, 16)]
+        print("measuring: throughput ratio, 2 x 2 s with 8 threads ...", file=sys.stderr)
+        speed = scenarios.throughput(meter, truncate)
+    finally:
+        server.stop()
+        dynamodb.reset_clients()
+
+    results = {
+        "run": {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "host": platform.node(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "dynamodb_local": (dynamodb_local.jar_dir() or Path("?")).name,
+            "seconds": round(time.monotonic() - began, 1),
+        },
+        "self_check": {"documented": documented, "emulator_calibration": calibrated},
+        "costs": costs,
+        "popular": popular,
+        "hot_coupon": hot,
+        "throughput": speed,
+    }
+    report(results)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps(results, indent=2, default=str)
+    (RESULTS / f"bench-{stamp}.json").write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    print(f"\nwritten: bench/results/bench-{stamp}.json (and latest.json), in {results['run']['seconds']} s")
+    return 0
+
+
+def report(results: dict[str, Any]) -> None:
+    print("\n1. Cost per use case (RCU: DynamoDB Local's consumed capacity; transactions: computed WCU)")
+    print(
+        table(
+            ["use case", "RCU", "WCU", "tx WCU", "total WCU", "calls"],
+            [
+                [r["use_case"], r["rcu"], r["wcu_single"], r["wcu_transaction"], r["wcu_total"], r["calls"]]
+                for r in results["costs"]
+            ],
+        )
+    )
+
+    popular = results["popular"]
+    print("\n2. Popular products: the read does not grow with orders")
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ["RCU of popular() after 10 counted orders", popular["rcu_after_10_orders"]],
+                ["RCU of popular() after 1,000 counted orders", popular["rcu_after_1000_orders"]],
+                ["ratio 1,000 / 10 (expected 1.0)", popular["ratio_1000_vs_10"]],
+                ["cost of counting one order, ratio at 1,000 / at 10", popular["counting_cost_ratio_1000_vs_10"]],
+            ],
+        )
+    )
+    print("   fallback (no ranking kept today): reads the window's daily counts")
+    print(
+        table(
+            ["distinct products sold", "RCU", "calls"],
+            [[f["distinct_products_sold"], f["rcu"], f["calls"]] for f in popular["fallback"]],
+        )
+    )
+
+    burst, steady = results["hot_coupon"]
+    print(f"\n3. Hot coupon: {burst['requests']} requests for {burst['coupons']} coupons of one campaign")
+    print("   burst = one thread per request, released together; workers = the same requests through 16 threads")
+
+    def outcomes(run: dict[str, Any]) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(run["outcomes"].items()))
+
+    rows = [
+        ("outcomes", outcomes),
+        ("remaining after / oversold", lambda r: f"{r['remaining_after']} / {r['oversold']}"),
+        ("transactions sent per coupon issued", lambda r: r["transactions_per_coupon_issued"]),
+        ("write HTTP requests per coupon issued", lambda r: r["write_requests_per_coupon_issued"]),
+        ("sold out, answered by the early read (no write)", lambda r: r["sold_out_answered_by_early_read"]),
+        ("share of sold-out answered by the early read", lambda r: r["early_read_share_of_sold_out"]),
+        ("TransactionConflict cancellations", lambda r: r["transaction_conflicts"]),
+        ("transactions retried by the layer", lambda r: r["retries_by_layer"]),
+        ("transactions per request (histogram)", lambda r: r["transactions_per_request_histogram"]),
+    ]
+    print(table(["measure", "burst", "16 workers"], [[name, get(burst), get(steady)] for name, get in rows]))
+
+    speed = results["throughput"]
+    print(f"\n4. Throughput, {speed['threads']} threads, {speed['seconds_each']:g} s each, in-process")
+    absolute = speed["noisy_absolute_rps"]
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ["order placement / balance inquiry, requests/s ratio", round(speed["ratio_order_vs_balance"], 2)],
+                ["DynamoDB calls per order", speed["dynamodb_calls_per_order"]],
+                [
+                    "absolute req/s (noisy, for orientation only)",
+                    f"order {absolute['order_placement']}, balance {absolute['balance_inquiry']}",
+                ],
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""The measurements: each calls the layer's services in-process against DynamoDB Local."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.meter import Meter, Tally
+from shop import clock
+from shop.errors import ConcurrentUpdate, CouponSoldOut
+from shop.ids import issued_coupon_id, new_id
+from shop.models.balance import BALANCE_LIMIT
+from shop.models.coupon import Coupon, PercentDiscount
+from shop.models.order import Order, OrderItem, PlaceOrder
+from shop.models.product import Product
+from shop.repositories.balances import BalanceRepository
+from shop.repositories.coupons import CouponRepository
+from shop.repositories.products import ProductRepository
+from shop.repositories.sales import SalesRepository
+from shop.services.balance import BalanceService
+from shop.services.catalogue import CatalogueService
+from shop.services.coupons import CouponService
+from shop.services.orders import OrderService
+from shop.services.popular import PopularProductsService, SalesCountingService
+
+BIG_STOCK = 1_000_000_000
+
+
+# ---------------------------------------------------------------- data
+
+
+def product(index: int, price: int = 12_900, prefix: str = "p") -> Product:
+    """A catalogue product with a realistic name length."""
+    return Product(
+        product_id=f"{prefix}-{index:05d}",
+        name=f"Wireless ergonomic mouse, model {index:05d}",
+        price=price,
+        stock=BIG_STOCK,
+    )
+
+
+def create_products(count: int, price: int = 12_900, prefix: str = "p") -> list[Product]:
+    products = [product(i, price, prefix) for i in range(count)]
+    repository = ProductRepository()
+    for item in products:
+        repository.create(item)
+    return products
+
+
+def fund(user_id: str, amount: int = BALANCE_LIMIT) -> None:
+    BalanceRepository().add(user_id, amount, BALANCE_LIMIT)
+
+
+def campaign(coupon_id: str, quantity: int) -> Coupon:
+    coupon = Coupon(
+        coupon_id=coupon_id,
+        name="Flash sale 10% off",
+        discount=PercentDiscount(type="PERCENT", rate=10),
+        total_quantity=quantity,
+        remaining_quantity=quantity,
+        valid_days=7,
+    )
+    CouponRepository().create(coupon)
+    return coupon
+
+
+def order_request(user_id: str, products: list[Product], coupon: str | None = None) -> PlaceOrder:
+    """The request body the API would validate."""
+    body: dict[str, Any] = {"userId": user_id, "items": [{"productId": p.product_id, "quantity": 1} for p in products]}
+    if coupon is not None:
+        body["issuedCouponId"] = coupon
+    return PlaceOrder.model_validate(body)
+
+
+def counted_order(products: list[Product], quantity: int = 1) -> Order:
+    """A paid order as the sales counter receives it (not placed: only its counting is measured)."""
+    items = [OrderItem(product_id=p.product_id, name=p.name, unit_price=p.price, quantity=quantity) for p in products]
+    total = sum(item.amount for item in items)
+    return Order(
+        order_id=new_id(),
+        user_id="user-sales",
+        items=items,
+        total_amount=total,
+        discount_amount=0,
+        paid_amount=total,
+        status="PAID",
+        created_at=clock.now(),
+    )
+
+
+def cost_row(name: str, tally: Tally, note: str = "") -> dict[str, Any]:
+    return {
+        "use_case": name,
+        "rcu": tally.rcu,
+        "wcu_single": tally.wcu,
+        "wcu_transaction": tally.transaction_wcu,
+        "wcu_total": tally.total_wcu,
+        "calls": tally.summary(),
+        "note": note,
+        "detail": tally.as_dict(),
+    }
+
+
+# ---------------------------------------------------------------- 1. cost per use case
+
+
+def costs(meter: Meter) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def measure(name: str, action: Callable[[], object], note: str = "") -> None:
+        with meter.measure() as tally:
+            action()
+        rows.append(cost_row(name, tally, note))
+
+    products = create_products(60)
+    user = "user-cost"
+    fund(user)
+    balances, catalogue, coupons, orders = BalanceService(), CatalogueService(), CouponService(), OrderService()
+
+    measure("balance inquiry", lambda: balances.balance(user), "GetItem, consistent")
+    measure("balance charge", lambda: balances.charge("user-charge", 50_000), "conditional UpdateItem")
+    measure("product get", lambda: catalogue.product(products[0].product_id), "GetItem, consistent")
+    measure("product page (20)", lambda: catalogue.page(20, None), "Scan Limit 20, eventually consistent")
+
+    for lines in (1, 5, 50):
+        measure(f"order, {lines} line(s)", lambda n=lines: orders.place(order_request(user, products[:n])))
+    for lines in (1, 5, 50):
+        coupon_id = f"c-order-{lines}"
+        campaign(coupon_id, 10)
+        coupons.issue(coupon_id, user)
+        request = order_request(user, products[:lines], issued_coupon_id(coupon_id, user))
+        measure(f"order, {lines} line(s) + coupon", lambda r=request: orders.place(r))
+
+    campaign("c-issue", 1_000)
+    measure("coupon issue", lambda: coupons.issue("c-issue", "user-issue"), "GetItem + transaction")
+    campaign("c-gone", 1)
+    coupons.issue("c-gone", "user-first")
+
+    def sold_out() -> None:
+        try:
+            coupons.issue("c-gone", "user-late")
+        except CouponSoldOut:
+            return
+        raise AssertionError("the campaign should be sold out")
+
+    measure("coupon issue, sold out", sold_out, "answered by the early read: no write")
+    for index in range(4):
+        campaign(f"c-held-{index}", 10)
+        coupons.issue(f"c-held-{index}", "user-holder")
+    measure("user coupons (4 held)", lambda: coupons.issued_to("user-holder"), "Query, consistent")
+
+    counting = SalesCountingService()
+    for index in range(5):
+        counting.count(counted_order(products[index : index + 3]))
+    measure("popular products", lambda: PopularProductsService().popular(), "GetItem RANKING/<today>")
+    measure(
+        "sales counting, 1-line order",
+        lambda: counting.count(counted_order(products[:1])),
+        "transaction + 3 day queries + ranking put",
+    )
+    measure("sales counting, 5-line order", lambda: counting.count(counted_order(products[:5])))
+    return rows
+
+
+# ---------------------------------------------------------------- 2. popular read vs orders
+
+
+def popular_growth(meter: Meter, truncate: Callable[[], None]) -> dict[str, Any]:
+    truncate()
+    catalogue = [product(i) for i in range(20)]
+    counting, popular = SalesCountingService(), PopularProductsService()
+
+    def count(orders: int, start: int) -> None:
+        for n in range(start, start + orders):
+            lines = [catalogue[(n * 7 + k) % len(catalogue)] for k in range(1 + n % 3)]
+            counting.count(counted_order(lines, quantity=1 + n % 4))
+
+    count(10, 0)
+    with meter.measure() as after_10:
+        popular.popular()
+    with meter.measure() as count_at_10:
+        count(1, 10)
+    started = time.monotonic()
+    count(989, 11)
+    counting_seconds = time.monotonic() - started
+    with meter.measure() as after_1000:
+        popular.popular()
+    with meter.measure() as count_at_1000:
+        count(1, 1000)
+
+    # The fallback: no ranking kept for today, so the window's daily counts are read.
+    truncate()
+    sales = SalesRepository()
+    today = clock.business_day(clock.now())
+    fallback: list[dict[str, Any]] = []
+    sold = 0
+    for distinct in (0, 10, 100, 1_000):
+        while sold < distinct:
+            batch = [product(i, prefix="f") for i in range(sold, min(distinct, sold + 50))]
+            sales.count(counted_order(batch), today)  # counts only: keeps no ranking
+            sold += len(batch)
+        with meter.measure() as tally:
+            popular.popular()
+        fallback.append({"distinct_products_sold": distinct, "rcu": tally.rcu, "calls": tally.summary()})
+    return {
+        "rcu_after_10_orders": after_10.rcu,
+        "rcu_after_1000_orders": after_1000.rcu,
+        "ratio_1000_vs_10": after_1000.rcu / after_10.rcu,
+        "calls": after_1000.summary(),
+        "counting_one_order_after_10": {"rcu": count_at_10.rcu, "wcu": count_at_10.total_wcu},
+        "counting_one_order_after_1000": {"rcu": count_at_1000.rcu, "wcu": count_at_1000.total_wcu},
+        "counting_cost_ratio_1000_vs_10": (count_at_1000.rcu + count_at_1000.total_wcu)
+        / (count_at_10.rcu + count_at_10.total_wcu),
+        "seconds_to_count_989_orders_noisy": round(counting_seconds, 1),
+        "fallback": fallback,
+    }
+
+
+# ---------------------------------------------------------------- 3. hot coupon
+
+
+def hot_coupon(
+    meter: Meter, truncate: Callable[[], None], *, workers: int | None, requests: int = 200, quantity: int = 50
+) -> dict[str, Any]:
+    """`requests` users ask for one of `quantity` coupons of one campaign: all at once (one thread
+    each, released together) when `workers` is None, else through `workers` threads in turn."""
+    truncate()
+    campaign("c-hot", quantity)
+    service = CouponService()
+    barrier = threading.Barrier(requests) if workers is None else None
+    outcomes: Counter[str] = Counter()
+    transactions_per_request: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def request(index: int) -> None:
+        if barrier is not None:
+            barrier.wait()
+        before = meter.thread_transactions()
+        try:
+            service.issue("c-hot", f"user-{index:04d}")
+            outcome = "issued"
+        except CouponSoldOut:
+            outcome = "sold out (early read)" if meter.thread_transactions() == before else "sold out (transaction)"
+        except ConcurrentUpdate:
+            outcome = "409 CONCURRENT_UPDATE"
+        except Exception as error:  # counted, not hidden
+            outcome = f"error: {type(error).__name__}"
+        sent = meter.thread_transactions() - before
+        with lock:
+            outcomes[outcome] += 1
+            transactions_per_request[sent] += 1
+
+    with meter.measure(size_transactions=False) as tally:
+        if workers is None:
+            threads = [threading.Thread(target=request, args=(i,)) for i in range(requests)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(request, range(requests)))
+
+    remaining = CouponRepository().get("c-hot")
+    issued = outcomes["issued"]
+    transactions = tally.calls["TransactWriteItems"]
+    sold_out = outcomes["sold out (early read)"] + outcomes["sold out (transaction)"]
+    conflicts = tally.cancellation_reasons.get("TransactionConflict", 0)
+    return {
+        "mode": "burst: one thread per request, released together" if workers is None else f"{workers} workers",
+        "requests": requests,
+        "coupons": quantity,
+        "outcomes": dict(outcomes),
+        "remaining_after": remaining.remaining_quantity if remaining else None,
+        "oversold": issued > quantity,
+        "transactions_sent": transactions,
+        "http_requests_transact": tally.http_requests["TransactWriteItems"],
+        "transactions_per_coupon_issued": transactions / issued if issued else None,
+        "write_requests_per_coupon_issued": tally.http_requests["TransactWriteItems"] / issued if issued else None,
+        "sold_out_answered_by_early_read": outcomes["sold out (early read)"],
+        "early_read_share_of_sold_out": outcomes["sold out (early read)"] / sold_out if sold_out else None,
+        "transaction_conflicts": conflicts,
+        "retries_by_layer": sum(max(0, sent - 1) * n for sent, n in transactions_per_request.items()),
+        "transactions_per_request_histogram": {str(k): v for k, v in sorted(transactions_per_request.items())},
+        "errors": dict(tally.errors),
+        "cancellation_reasons": dict(tally.cancellation_reasons),
+        "reads": tally.calls["GetItem"],
+    }
+
+
+# ---------------------------------------------------------------- 4. throughput ratio
+
+
+def throughput(meter: Meter, truncate: Callable[[], None], threads: int = 8, seconds: float = 2.0) -> dict[str, Any]:
+    truncate()
+    products = create_products(threads, price=100, prefix="t")
+    users = [f"user-t{i}" for i in range(threads)]
+    for user in users:
+        fund(user)
+    orders, balances = OrderService(), BalanceService()
+    requests = [order_request(users[i], [products[i]]) for i in range(threads)]
+
+    def run(action: Callable[[int], object]) -> tuple[float, Tally]:
+        done = [0] * threads
+        errors: list[BaseException] = []
+        start = threading.Barrier(threads + 1)
+        deadline = [0.0]
+
+        def worker(index: int) -> None:
+            start.wait()
+            try:
+                while time.monotonic() < deadline[0]:
+                    action(index)
+                    done[index] += 1
+            except BaseException as error:
+                errors.append(error)
+
+        workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        with meter.measure(size_transactions=False) as tally:
+            began = time.monotonic()
+            deadline[0] = began + seconds
+            start.wait()
+            for w in workers:
+                w.join()
+            elapsed = time.monotonic() - began
+        if errors:
+            raise errors[0]
+        return sum(done) / elapsed, tally
+
+    for i in range(threads):  # warm up both paths (connections, imports)
+        orders.place(requests[i])
+        balances.balance(users[i])
+    balance_rps, balance_tally = run(lambda i: balances.balance(users[i]))
+    order_rps, order_tally = run(lambda i: orders.place(requests[i]))
+    return {
+        "threads": threads,
+        "seconds_each": seconds,
+        "ratio_order_vs_balance": order_rps / balance_rps,
+        "dynamodb_calls_per_order": sum(order_tally.calls.values()) / max(1, order_tally.calls["TransactWriteItems"]),
+        "order_errors": dict(order_tally.errors),
+        "noisy_absolute_rps": {"order_placement": round(order_rps, 1), "balance_inquiry": round(balance_rps, 1)},
+        "balance_calls": dict(balance_tally.calls),
+    }

@@ -1,6 +1,6 @@
 """POST /users/{userId}/balance/charge: add to a user's balance, up to the limit."""
 
-from shop.api.http import ERROR_RESPONSES, UserId, create_app, entry_point
+from shop.api.http import BAD_REQUEST, CONFLICT, UserId, create_app, entry_point, refusals
 from shop.models.balance import Balance, ChargeRequest
 from shop.services.balance import BalanceService
 
@@ -8,7 +8,10 @@ app = create_app()
 service = BalanceService()
 
 
-@app.post("/users/<userId>/balance/charge", responses={200: {"description": "The new balance"}, **ERROR_RESPONSES})
+@app.post(
+    "/users/<userId>/balance/charge",
+    responses={200: {"description": "The new balance"}, **refusals(BAD_REQUEST, CONFLICT)},
+)
 def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:
     return service.charge(userId, body.amount)
 

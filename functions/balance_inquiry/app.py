@@ -1,6 +1,6 @@
 """GET /users/{userId}/balance: a user's balance."""
 
-from shop.api.http import UserId, create_app, entry_point
+from shop.api.http import BAD_REQUEST, UserId, create_app, entry_point, refusals
 from shop.models.balance import Balance
 from shop.services.balance import BalanceService
 
@@ -8,7 +8,7 @@ app = create_app()
 service = BalanceService()
 
 
-@app.get("/users/<userId>/balance", responses={200: {"description": "The balance"}})
+@app.get("/users/<userId>/balance", responses={200: {"description": "The balance"}, **refusals(BAD_REQUEST)})
 def get_balance(userId: UserId) -> Balance:
     return service.balance(userId)
 

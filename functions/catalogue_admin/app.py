@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import ERROR_RESPONSES, CouponId, ProductId, create_app, entry_point
+from shop.api.http import BAD_REQUEST, NOT_FOUND, CouponId, ProductId, create_app, entry_point, refusals
 from shop.models.coupon import Coupon, NewCoupon
 from shop.models.product import NewProduct, Product, Restock
 from shop.services.catalogue import CatalogueService
@@ -13,22 +13,27 @@ catalogue = CatalogueService()
 coupons = CouponService()
 
 
-@app.post("/products", responses={201: {"description": "The new product"}, **ERROR_RESPONSES})
+@app.post("/products", responses={201: {"description": "The new product"}, **refusals(BAD_REQUEST)})
 def create_product(body: NewProduct) -> Response[Product]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=catalogue.create(body))
 
 
-@app.post("/products/<productId>/stock", responses={200: {"description": "The restocked product"}, **ERROR_RESPONSES})
+@app.post(
+    "/products/<productId>/stock",
+    responses={200: {"description": "The restocked product"}, **refusals(BAD_REQUEST, NOT_FOUND)},
+)
 def restock_product(productId: ProductId, body: Restock) -> Product:
     return catalogue.restock(productId, body.quantity)
 
 
-@app.post("/coupons", responses={201: {"description": "The new coupon campaign"}, **ERROR_RESPONSES})
+@app.post("/coupons", responses={201: {"description": "The new coupon campaign"}, **refusals(BAD_REQUEST)})
 def create_coupon(body: NewCoupon) -> Response[Coupon]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=coupons.create(body))
 
 
-@app.get("/coupons/<couponId>", responses={200: {"description": "The coupon campaign"}, **ERROR_RESPONSES})
+@app.get(
+    "/coupons/<couponId>", responses={200: {"description": "The coupon campaign"}, **refusals(BAD_REQUEST, NOT_FOUND)}
+)
 def get_coupon(couponId: CouponId) -> Coupon:
     return coupons.coupon(couponId)
 

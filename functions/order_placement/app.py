@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import ERROR_RESPONSES, create_app, entry_point
+from shop.api.http import BAD_REQUEST, CONFLICT, NOT_FOUND, create_app, entry_point, refusals
 from shop.models.order import Order, PlaceOrder
 from shop.services.orders import OrderService
 
@@ -10,7 +10,7 @@ app = create_app()
 service = OrderService()
 
 
-@app.post("/orders", responses={201: {"description": "The paid order"}, **ERROR_RESPONSES})
+@app.post("/orders", responses={201: {"description": "The paid order"}, **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT)})
 def place_order(body: PlaceOrder) -> Response[Order]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(body))
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shop.api.http import ERROR_RESPONSES, ProductId, create_app, entry_point
+from shop.api.http import BAD_REQUEST, NOT_FOUND, ProductId, create_app, entry_point, refusals
 from shop.models.product import Product, ProductPage
 from shop.services.catalogue import CatalogueService
 
@@ -12,7 +12,7 @@ app = create_app()
 service = CatalogueService()
 
 
-@app.get("/products", responses={200: {"description": "One page of products"}, **ERROR_RESPONSES})
+@app.get("/products", responses={200: {"description": "One page of products"}, **refusals(BAD_REQUEST)})
 def list_products(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
@@ -20,7 +20,7 @@ def list_products(
     return service.page(limit, cursor)
 
 
-@app.get("/products/<productId>", responses={200: {"description": "The product"}, **ERROR_RESPONSES})
+@app.get("/products/<productId>", responses={200: {"description": "The product"}, **refusals(BAD_REQUEST, NOT_FOUND)})
 def get_product(productId: ProductId) -> Product:
     return service.product(productId)
 

@@ -1,6 +1,6 @@
 """GET /users/{userId}/coupons: the coupons a user holds."""
 
-from shop.api.http import ERROR_RESPONSES, UserId, create_app, entry_point
+from shop.api.http import BAD_REQUEST, UserId, create_app, entry_point, refusals
 from shop.models.coupon import IssuedCouponList
 from shop.services.coupons import CouponService
 
@@ -8,7 +8,7 @@ app = create_app()
 service = CouponService()
 
 
-@app.get("/users/<userId>/coupons", responses={200: {"description": "The user's coupons"}, **ERROR_RESPONSES})
+@app.get("/users/<userId>/coupons", responses={200: {"description": "The user's coupons"}, **refusals(BAD_REQUEST)})
 def list_user_coupons(userId: UserId) -> IssuedCouponList:
     return service.issued_to(userId)
 

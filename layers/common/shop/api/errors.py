@@ -31,10 +31,13 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.InvalidCursor: (HTTPStatus.BAD_REQUEST, "INVALID_REQUEST"),
 }
 
-ERROR_RESPONSES: dict[int, dict[str, Any]] = {
-    status: {"description": status.phrase, "content": {"application/json": {"model": ErrorBody}}}
-    for status in (HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT)
-}
+
+def documented(*statuses: HTTPStatus) -> dict[int, dict[str, Any]]:
+    """The OpenAPI description of the refusals a route can give, each with the error body."""
+    return {
+        status: {"description": status.phrase, "content": {"application/json": {"model": ErrorBody}}}
+        for status in statuses
+    }
 
 
 def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict[str, Any]]:
@@ -51,7 +54,7 @@ def describe_validation_errors(details: Sequence[Any]) -> str:
     for detail in details:
         location = ".".join(str(part) for part in detail.get("loc", ()))
         if detail.get("type") == "json_invalid":
-            parts.append("body: not valid JSON")
+            parts.append(f"body: {detail.get('ctx', {}).get('error') or 'not valid JSON'}")
         else:
             parts.append(f"{location}: {detail.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
@@ -66,7 +69,7 @@ def register(app: APIGatewayHttpResolver) -> None:
             if kind in REFUSALS:
                 status, code = REFUSALS[kind]
                 return error_response(status, code, error.message)
-        raise error
+        return unexpected(error)
 
     @app.exception_handler(RequestValidationError)
     def invalid(error: RequestValidationError) -> Response[dict[str, Any]]:

@@ -1,0 +1,170 @@
+"""The template as SAM sees it: it validates and lints, it builds, and every function it declares
+has its code and the environment its code reads."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_runtime import template
+from shop.settings import Settings
+
+SAM = Path(sys.executable).parent / "sam"
+ROOT = template.ROOT
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return template.resources("AWS::Serverless::Function")
+
+
+def route_functions() -> list[str]:
+    return [
+        logical_id
+        for logical_id, resource in functions().items()
+        if any(e["Type"] == "HttpApi" for e in resource["Properties"].get("Events", {}).values())
+    ]
+
+
+def sam(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    return subprocess.run(
+        [str(SAM), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_sam_cli_is_installed_beside_the_interpreter() -> None:
+    assert SAM.is_file(), f"{SAM} is missing: make venv installs the SAM CLI"
+
+
+def test_sam_validate_lint() -> None:
+    result = sam("validate", "--lint", "--template-file", str(ROOT / "template.yaml"))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "is a valid SAM Template" in output
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    result = sam(
+        "build",
+        "--template-file",
+        str(ROOT / "template.yaml"),
+        "--build-dir",
+        str(build_dir / "out"),
+        "--cache-dir",
+        str(build_dir / "cache"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return build_dir / "out"
+
+
+def test_sam_build_writes_a_template_and_every_resource(built: Path) -> None:
+    assert (built / "template.yaml").is_file()
+    for logical_id in [*functions(), *template.resources("AWS::Serverless::LayerVersion")]:
+        assert (built / logical_id).is_dir(), logical_id
+
+
+def test_the_built_layer_holds_the_shop_package_and_its_libraries(built: Path) -> None:
+    (layer_id,) = template.resources("AWS::Serverless::LayerVersion")
+    python = built / layer_id / "python"
+    for package in ("shop", "pydantic", "pydantic_core", "aws_lambda_powertools"):
+        assert (python / package / "__init__.py").is_file(), package
+    source = ROOT / "layers" / "common" / "shop"
+    for module in source.rglob("*.py"):
+        assert (python / "shop" / module.relative_to(source)).is_file(), module
+    # pydantic's compiled core must be the one for the Lambda runtime (CPython 3.11, x86_64 Linux)
+    (core,) = (python / "pydantic_core").glob("_pydantic_core*.so")
+    assert "cpython-311-x86_64-linux-gnu" in core.name
+
+
+def test_every_built_function_holds_its_app(built: Path) -> None:
+    for logical_id, resource in functions().items():
+        source = ROOT / str(resource["Properties"]["CodeUri"]) / "app.py"
+        copied = built / logical_id / "app.py"
+        assert copied.is_file(), logical_id
+        assert copied.read_text() == source.read_text()
+        # the shop package comes from the layer only, never bundled with a function
+        assert not (built / logical_id / "shop").exists(), logical_id
+
+
+def test_every_function_has_an_app_that_defines_the_handler() -> None:
+    globals_handler = template.load()["Globals"]["Function"]["Handler"]
+    for logical_id, resource in functions().items():
+        props = resource["Properties"]
+        module_name, handler = str(props.get("Handler", globals_handler)).rsplit(".", 1)
+        app = ROOT / str(props["CodeUri"]) / f"{module_name}.py"
+        assert app.is_file(), f"{logical_id}: {app} is missing"
+        tree = ast.parse(app.read_text())
+        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)} | {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        assert handler in defined, f"{logical_id}: {app} defines no {handler}"
+
+
+def test_every_function_uses_the_common_layer() -> None:
+    layers = template.load()["Globals"]["Function"]["Layers"]
+    (layer_id,) = template.resources("AWS::Serverless::LayerVersion")
+    assert {"Ref": layer_id} in layers
+
+
+def table_variables() -> dict[str, str]:
+    """The environment variables Settings reads that name a table, by variable."""
+    return {str(field.alias): name for name, field in Settings.model_fields.items() if name.endswith("_table")}
+
+
+def test_settings_reads_one_variable_per_template_table() -> None:
+    tables = set(template.resources("AWS::DynamoDB::Table"))
+    assert len(table_variables()) == len(tables)
+    for name, field in Settings.model_fields.items():
+        if name.endswith("_table"):
+            assert field.default in tables, f"{field.alias} defaults to {field.default}, not a template table"
+
+
+def function_environment(logical_id: str) -> dict[str, Any]:
+    globals_env = template.load()["Globals"]["Function"].get("Environment", {}).get("Variables", {})
+    own = functions()[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**globals_env, **own}
+
+
+@pytest.mark.parametrize("logical_id", route_functions())
+def test_every_route_function_gets_every_table_variable(logical_id: str) -> None:
+    environment = function_environment(logical_id)
+    tables = template.resources("AWS::DynamoDB::Table")
+    for variable, field_name in table_variables().items():
+        assert variable in environment, f"{logical_id} does not get {variable}"
+        value = environment[variable]
+        assert isinstance(value, dict) and set(value) == {"Ref"}, f"{variable} must !Ref a table"
+        assert value["Ref"] in tables
+        # the variable names the table Settings' default names (the same table locally and deployed)
+        assert value["Ref"] == Settings.model_fields[field_name].default
+
+
+def test_the_endpoint_variable_settings_reads_is_in_the_environment() -> None:
+    variable = str(Settings.model_fields["dynamodb_endpoint_url"].alias)
+    for logical_id in functions():
+        assert variable in function_environment(logical_id), logical_id
+
+
+def test_the_forwarder_gets_the_data_platform_url() -> None:
+    variable = str(Settings.model_fields["data_platform_url"].alias)
+    (forwarder,) = [
+        logical_id
+        for logical_id, resource in functions().items()
+        if Path(str(resource["Properties"]["CodeUri"])).name == "data_platform_forwarder"
+    ]
+    assert function_environment(forwarder)[variable] == {"Ref": "DataPlatformUrl"}

@@ -1,0 +1,336 @@
+"""Every sample event in `events/` runs on its function, on moto with the seed data, and does what
+it says: the status and the change in the database are checked."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from local_runtime import template
+from local_runtime.functions import load_handler
+from local_runtime.seed import BALANCES, COUPONS, PRODUCTS
+from shop.repositories.balances import BalanceRepository
+from shop.repositories.coupons import CouponRepository
+from shop.repositories.products import ProductRepository
+from shop.repositories.sales import SalesRepository
+from shop.services.data_platform import DataPlatformUnavailable
+from tests.support.lambda_events import EVENTS, LambdaContext, sample
+from tests.unit.conftest import Api
+
+EVENT_FILES = sorted(path.name for path in EVENTS.glob("*.json"))
+SEED_PRODUCTS = {p.product_id: p for p in PRODUCTS}
+SEED_COUPONS = {c.coupon_id: c for c in COUPONS}
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return template.resources("AWS::Serverless::Function")
+
+
+def function_of(event_file: str) -> str:
+    """The function a sample event is for: the one whose code folder (`functions/<use_case>/`)
+    names the file (`<use_case>.json` or `<use_case>_<variant>.json`)."""
+    stem = Path(event_file).stem
+    matches = [
+        logical_id
+        for logical_id, resource in functions().items()
+        for use_case in [Path(str(resource["Properties"]["CodeUri"])).name]
+        if stem == use_case or stem.startswith(f"{use_case}_")
+    ]
+    assert len(matches) == 1, f"{event_file} matches functions {matches}"
+    return matches[0]
+
+
+def test_every_sample_event_has_a_function_and_every_function_a_sample_event() -> None:
+    assert EVENT_FILES, "no sample events"
+    covered = {function_of(name) for name in EVENT_FILES}
+    assert covered == set(functions()), f"functions without a sample event: {set(functions()) - covered}"
+
+
+def test_every_sample_event_has_a_check() -> None:
+    assert set(CHECKS) == set(EVENT_FILES)
+
+
+@pytest.mark.parametrize("event_file", EVENT_FILES)
+def test_sample_event_matches_its_functions_trigger(event_file: str) -> None:
+    """An HTTP sample carries one of the function's routes; a bus sample matches its rule."""
+    event = sample(event_file)
+    triggers = list(functions()[function_of(event_file)]["Properties"]["Events"].values())
+    if "routeKey" in event:
+        routes = {f"{t['Properties']['Method']} {t['Properties']['Path']}" for t in triggers if t["Type"] == "HttpApi"}
+        assert event["routeKey"] in routes
+        assert event["requestContext"]["routeKey"] == event["routeKey"]
+        assert event["requestContext"]["http"]["method"] == event["routeKey"].split()[0]
+        assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    else:
+        (rule,) = [t["Properties"]["Pattern"] for t in triggers if t["Type"] == "EventBridgeRule"]
+        assert event["source"] in rule["source"]
+        assert event["detail-type"] in rule["detail-type"]
+
+
+# ---------------------------------------------------------------- running them
+
+
+def invoke(api: Api, event_file: str) -> Any:
+    return api.handler(function_of(event_file))(sample(event_file), LambdaContext())
+
+
+def answer(response: dict[str, Any]) -> tuple[int, Any]:
+    assert response["headers"]["Content-Type"] == "application/json"
+    return response["statusCode"], json.loads(response["body"])
+
+
+def check_balance_charge(api: Api) -> None:
+    status, body = answer(invoke(api, "balance_charge.json"))
+    assert status == 200
+    assert body == {"userId": "user-1", "balance": BALANCES["user-1"] + 5_000}
+    assert BalanceRepository().get("user-1") == BALANCES["user-1"] + 5_000
+    assert BalanceRepository().get("user-2") == BALANCES["user-2"]
+
+
+def check_balance_inquiry(api: Api) -> None:
+    assert answer(invoke(api, "balance_inquiry.json")) == (200, {"userId": "user-1", "balance": BALANCES["user-1"]})
+    assert BalanceRepository().get("user-1") == BALANCES["user-1"]
+
+
+def check_create_coupon(api: Api) -> None:
+    status, body = answer(invoke(api, "catalogue_admin_create_coupon.json"))
+    assert status == 201
+    coupon_id = body.pop("couponId")
+    assert coupon_id not in SEED_COUPONS
+    assert body == {
+        "name": "Winter sale",
+        "discount": {"type": "PERCENT", "rate": 15},
+        "totalQuantity": 500,
+        "remainingQuantity": 500,
+        "validDays": 14,
+    }
+    stored = CouponRepository().get(coupon_id)
+    assert stored is not None
+    assert stored.model_dump(by_alias=True, exclude={"coupon_id"}) == body
+    read = api.call("CatalogueAdminFunction", "GET", f"/coupons/{coupon_id}")
+    assert read == (200, {"couponId": coupon_id, **body})
+
+
+def check_create_product(api: Api) -> None:
+    status, body = answer(invoke(api, "catalogue_admin_create_product.json"))
+    assert status == 201
+    product_id = body["productId"]
+    assert product_id not in SEED_PRODUCTS
+    assert body == {"productId": product_id, "name": "USB-C hub", "price": 39_000, "stock": 100}
+    assert api.call("ProductInquiryFunction", "GET", f"/products/{product_id}") == (200, body)
+
+
+def check_get_coupon(api: Api) -> None:
+    welcome = SEED_COUPONS["c-welcome"].model_dump(by_alias=True, mode="json")
+    assert answer(invoke(api, "catalogue_admin_get_coupon.json")) == (200, welcome)
+
+
+def check_restock(api: Api) -> None:
+    before = SEED_PRODUCTS["p-mouse"].stock
+    status, body = answer(invoke(api, "catalogue_admin_restock.json"))
+    assert status == 200
+    assert body["productId"] == "p-mouse"
+    assert body["stock"] == before + 10
+    stored = ProductRepository().get("p-mouse")
+    assert stored is not None
+    assert stored.stock == before + 10
+    assert stored.price == SEED_PRODUCTS["p-mouse"].price
+
+
+def check_coupon_issue(api: Api) -> None:
+    status, body = answer(invoke(api, "coupon_issue.json"))
+    assert status == 201
+    assert (body["couponId"], body["userId"], body["status"]) == ("c-welcome", "user-2", "AVAILABLE")
+    assert body["discount"] == {"type": "FIXED", "amount": 5_000}
+    held = CouponRepository().issued_to("user-2")
+    assert [c.issued_coupon_id for c in held] == [body["issuedCouponId"]]
+    campaign = CouponRepository().get("c-welcome")
+    assert campaign is not None
+    assert campaign.remaining_quantity == SEED_COUPONS["c-welcome"].remaining_quantity - 1
+    assert CouponRepository().issued_to("user-1") == []
+
+
+def check_order_placement(api: Api, aws: Any) -> None:
+    keyboard, mouse = SEED_PRODUCTS["p-keyboard"], SEED_PRODUCTS["p-mouse"]
+    status, body = answer(invoke(api, "order_placement.json"))
+    assert status == 201
+    total = keyboard.price * 1 + mouse.price * 2
+    assert (body["userId"], body["status"], body["totalAmount"], body["discountAmount"], body["paidAmount"]) == (
+        "user-1",
+        "PAID",
+        total,
+        0,
+        total,
+    )
+    stock = ProductRepository().get_many(["p-keyboard", "p-mouse", "p-monitor"])
+    assert stock["p-keyboard"].stock == keyboard.stock - 1
+    assert stock["p-mouse"].stock == mouse.stock - 2
+    assert stock["p-monitor"].stock == SEED_PRODUCTS["p-monitor"].stock
+    assert BalanceRepository().get("user-1") == BALANCES["user-1"] - total
+    record = aws.get_item(TableName="OrdersTable", Key={"orderId": {"S": body["orderId"]}}, ConsistentRead=True)
+    assert record["Item"]["paidAmount"] == {"N": str(total)}
+
+
+def check_popular_products(api: Api) -> None:
+    status, body = answer(invoke(api, "popular_products.json"))
+    assert status == 200
+    assert body["items"] == []  # the seed sold nothing
+    today_in_seoul = datetime.now(ZoneInfo("Asia/Seoul")).date()
+    assert body["to"] == today_in_seoul.isoformat()
+    assert body["from"] == (today_in_seoul - timedelta(days=2)).isoformat()
+
+
+def check_product_get(api: Api) -> None:
+    keyboard = SEED_PRODUCTS["p-keyboard"].model_dump(by_alias=True)
+    assert answer(invoke(api, "product_inquiry_get.json")) == (200, keyboard)
+
+
+def check_product_list(api: Api) -> None:
+    status, body = answer(invoke(api, "product_inquiry_list.json"))
+    assert status == 200
+    assert len(body["items"]) == 2  # limit=2
+    for item in body["items"]:
+        assert item == SEED_PRODUCTS[item["productId"]].model_dump(by_alias=True)
+    assert isinstance(body["nextCursor"], str)  # seven products: there is a next page
+
+
+def check_sales_counter(api: Api) -> None:
+    event = sample("sales_counter.json")
+    order_id = event["detail"]["dynamodb"]["NewImage"]["orderId"]["S"]
+    assert invoke(api, "sales_counter.json") == {"orderId": order_id, "status": "COUNTED"}
+    per_product, total = SalesRepository().day(date(2026, 11, 24))  # 09:30 in Seoul on the 24th
+    assert [(s.product_id, s.sold_quantity, s.price) for s in per_product] == [("p-keyboard", 1, 89_000)]
+    assert total == 1
+
+
+def check_user_coupons(api: Api) -> None:
+    assert answer(invoke(api, "user_coupons.json")) == (200, {"items": []})
+
+
+def check_forwarder(api: Api, data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
+    handler = load_handler("DataPlatformForwarderFunction")  # reads the URL when loaded
+    event = sample("data_platform_forwarder.json")
+    image = event["detail"]["dynamodb"]["NewImage"]
+    assert handler(event, LambdaContext()) == {"orderId": image["orderId"]["S"], "status": "SENT"}
+    ((path, headers, body),) = data_platform.received
+    assert path == "/orders"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Idempotency-Key"] == image["orderId"]["S"]
+    assert body["orderId"] == image["orderId"]["S"]
+    assert body["paidAmount"] == int(image["paidAmount"]["N"])
+    assert body["items"] == [
+        {"productId": "p-keyboard", "name": "Mechanical keyboard", "unitPrice": 89_000, "quantity": 1}
+    ]
+    assert body["createdAt"] == "2026-11-24T09:30:00+09:00"
+
+
+CHECKS: dict[str, Callable[..., None]] = {
+    "balance_charge.json": check_balance_charge,
+    "balance_inquiry.json": check_balance_inquiry,
+    "catalogue_admin_create_coupon.json": check_create_coupon,
+    "catalogue_admin_create_product.json": check_create_product,
+    "catalogue_admin_get_coupon.json": check_get_coupon,
+    "catalogue_admin_restock.json": check_restock,
+    "coupon_issue.json": check_coupon_issue,
+    "data_platform_forwarder.json": check_forwarder,
+    "order_placement.json": check_order_placement,
+    "popular_products.json": check_popular_products,
+    "product_inquiry_get.json": check_product_get,
+    "product_inquiry_list.json": check_product_list,
+    "sales_counter.json": check_sales_counter,
+    "user_coupons.json": check_user_coupons,
+}
+
+
+# ---------------------------------------------------------------- a local data platform
+
+
+class DataPlatform:
+    """An HTTP server on 127.0.0.1 that records the POSTs it gets and answers `status`."""
+
+    def __init__(self) -> None:
+        self.status = 202
+        self.received: list[tuple[str, dict[str, str], Any]] = []
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                platform.received.append((self.path, dict(self.headers), json.loads(self.rfile.read(length))))
+                self.send_response(platform.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def data_platform() -> Iterator[DataPlatform]:
+    platform = DataPlatform()
+    yield platform
+    platform.close()
+
+
+@pytest.mark.parametrize("event_file", EVENT_FILES)
+def test_sample_event(event_file: str, seeded: None, request: pytest.FixtureRequest) -> None:
+    """Run the sample on the seed data and check its answer and its effect (each check asks for
+    the fixtures it needs by name)."""
+    check = CHECKS[event_file]
+    check(**{name: request.getfixturevalue(name) for name in inspect.signature(check).parameters})
+
+
+# ---------------------------------------------------------------- the forwarder's failures
+
+
+def test_forwarder_raises_when_the_data_platform_answers_500(
+    data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_platform.status = 500
+    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
+    handler = load_handler("DataPlatformForwarderFunction")
+    with pytest.raises(DataPlatformUnavailable, match="500"):
+        handler(sample("data_platform_forwarder.json"), LambdaContext())
+    assert len(data_platform.received) == 1  # it did reach the platform, which refused it
+
+
+def test_forwarder_raises_when_the_data_platform_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = DataPlatform()
+    url = closed.url
+    closed.close()  # nothing listens on that port any more
+    monkeypatch.setenv("DATA_PLATFORM_URL", url)
+    handler = load_handler("DataPlatformForwarderFunction")
+    with pytest.raises(DataPlatformUnavailable, match="unreachable"):
+        handler(sample("data_platform_forwarder.json"), LambdaContext())
+
+
+def test_forwarder_refuses_an_event_that_is_not_an_order_completed(
+    data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
+    handler = load_handler("DataPlatformForwarderFunction")
+    event = sample("data_platform_forwarder.json")
+    event["detail"]["eventName"] = "REMOVE"
+    with pytest.raises(ValueError):
+        handler(event, LambdaContext())
+    assert data_platform.received == []

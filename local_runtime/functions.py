@@ -119,14 +119,9 @@ def install_environ() -> None:
     """Make `os.environ` invocation-aware (once; it keeps sharing the process's variables)."""
     if isinstance(os.environ, InvocationEnviron):
         return
-    base = os.environ
-    os.environ = InvocationEnviron(  # type: ignore[assignment]  # noqa: B003 (same variables, new view)
-        base._data,  # type: ignore[attr-defined]
-        base.encodekey,  # type: ignore[attr-defined]
-        base.decodekey,  # type: ignore[attr-defined]
-        base.encodevalue,  # type: ignore[attr-defined]
-        base.decodevalue,  # type: ignore[attr-defined]
-    )
+    base: Any = os.environ
+    parts = (base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue)
+    os.environ = InvocationEnviron(*parts)  # noqa: B003 (the same variables, seen per invocation)
 
 
 @contextmanager
@@ -177,9 +172,14 @@ DUMMY_CREDENTIALS = {"key": "local", "secret": "local", "sessiontoken": "local"}
 ACCOUNT_ID = "123456789012"
 
 
+MAX_INSTANCES_PER_FUNCTION = 200
+
+
 @dataclass
 class LocalFunction:
-    """One function of the template, loaded by file on its first invocation (its cold start)."""
+    """One function of the template. Like Lambda, it runs each invocation in an instance that serves
+    one invocation at a time (a handler module and its resolver are not made for concurrent use):
+    an idle instance is reused (warm), or a new one is loaded by file (a cold start)."""
 
     logical_id: str
     code_dir: Path
@@ -188,23 +188,51 @@ class LocalFunction:
     memory: int
     variables: dict[str, str]
     region: str
-    _handler: Callable[[Any, Any], Any] | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    max_instances: int = MAX_INSTANCES_PER_FUNCTION
+    _idle: list[Callable[[Any, Any], Any]] = field(default_factory=list, repr=False)
+    _instances: int = field(default=0, repr=False)
+    _available: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
-    def _load(self) -> Callable[[Any, Any], Any]:
-        with self._lock:
-            if self._handler is None:
-                module_file, function = self.handler.rsplit(".", 1)
-                path = self.code_dir / f"{module_file.replace('.', '/')}.py"
-                name = f"fn_{self.logical_id}_{module_file.replace('.', '_')}"
-                spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None:
-                    raise FileNotFoundError(f"{self.logical_id}: no handler module at {path}")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                spec.loader.exec_module(module)
-                self._handler = getattr(module, function)
-            return self._handler
+    @property
+    def instances(self) -> int:
+        """How many instances were started (cold starts)."""
+        return self._instances
+
+    def _load(self, instance: int) -> Callable[[Any, Any], Any]:
+        module_file, function = self.handler.rsplit(".", 1)
+        path = self.code_dir / f"{module_file.replace('.', '/')}.py"
+        name = f"fn_{self.logical_id}_{module_file.replace('.', '_')}_{instance}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"{self.logical_id}: no handler module at {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return getattr(module, function)  # type: ignore[no-any-return]
+
+    @contextmanager
+    def _instance(self) -> Iterator[Callable[[Any, Any], Any]]:
+        with self._available:
+            while not self._idle and self._instances >= self.max_instances:
+                self._available.wait()
+            handler = self._idle.pop() if self._idle else None
+            if handler is None:
+                self._instances += 1
+                number = self._instances
+        if handler is None:
+            try:
+                handler = self._load(number)
+            except BaseException:
+                with self._available:
+                    self._instances -= 1
+                    self._available.notify()
+                raise
+        try:
+            yield handler
+        finally:
+            with self._available:
+                self._idle.append(handler)
+                self._available.notify()
 
     def context(self) -> LambdaContext:
         return LambdaContext(
@@ -223,8 +251,8 @@ class LocalFunction:
         started = time.monotonic()
         with environment(self.variables):
             try:
-                handler = self._load()
-                return handler(event, self.context())
+                with self._instance() as handler:
+                    return handler(event, self.context())
             except Exception as error:
                 LOG.error("%s raised:\n%s", self.logical_id, "".join(traceback.format_exception(error)).rstrip())
                 raise FunctionError(self.logical_id, error) from error

@@ -9,19 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from local_runtime import dynamodb_local
 from local_runtime.tables import create_tables, truncate_tables
 from shop.repositories import dynamodb
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local_endpoint() -> Iterator[str]:
-    """One DynamoDB Local, in memory, on a free port, for the session."""
-    server = dynamodb_local.start(progress=lambda _: None)
-    try:
-        yield server.endpoint
-    finally:
-        server.stop()
+from tests.support.runtime import *  # noqa: F403 (the session's DynamoDB Local)
 
 
 @pytest.fixture

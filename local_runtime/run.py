@@ -1,0 +1,265 @@
+"""`make run`: the whole API on this machine.
+
+    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist]
+
+DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
+sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
+with the handlers in this process, the order stream flowing through the pipe and the rules to
+their functions, and a local data platform listing the orders it received. Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_runtime import dynamodb_local, template
+from local_runtime.dynamodb_local import SetupError
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+
+
+def _quiet_process_env() -> None:
+    """This process's own clients (tables, seed, stream) get dummy credentials and a region; SAM's
+    telemetry stays off. Functions get theirs from the template (see functions.InProcessLambda)."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    os.environ.setdefault("AWS_REGION", REGION)
+    os.environ["SAM_CLI_TELEMETRY"] = "0"
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        os.environ.pop(name, None)
+    layer = str(template.ROOT / "layers" / "common")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+
+
+@dataclass
+class LocalRuntime:
+    """Everything `make run` starts, in the order it starts; `stop` stops it in reverse."""
+
+    api_port: int = 3000
+    data_platform_port: int = 3001
+    dynamodb_port: int | None = None
+    dynamodb_endpoint: str | None = None  # an already running DynamoDB Local (tests)
+    persist: bool = False
+    seed: bool = True
+    log_level: str = "INFO"
+    retry_first_seconds: float = 0.2
+    retry_cap_seconds: float = 5.0
+    progress: Callable[[str], None] = print
+    dynamodb: Any = None
+    data_platform: Any = None
+    functions: Any = None
+    events: Any = None
+    api: Any = None
+    endpoint: str = ""
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path | None:
+        return dynamodb_local.DATA_DIR if self.persist else None
+
+    def start(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        _quiet_process_env()
+        for port, what, option in (
+            (self.api_port, "the API", "--port"),
+            (self.data_platform_port, "the data platform", "--data-platform-port"),
+        ):
+            if port and not dynamodb_local.port_is_free(port):
+                raise SetupError(f"port {port} for {what} is in use: stop what uses it, or pick another with {option}")
+        if self.dynamodb_endpoint:
+            endpoint = self.dynamodb_endpoint
+        else:
+            dynamodb_local.java()
+            where = f"data kept in {self.data_dir}" if self.persist else "in memory"
+            self.progress(f"starting DynamoDB Local ({where}) ...")
+            self.dynamodb = dynamodb_local.start(self.dynamodb_port, self.data_dir, self.progress)
+            self._stops.append(self.dynamodb.stop)
+            endpoint = self.dynamodb.endpoint
+        self.endpoint = endpoint
+
+        import boto3
+
+        from local_runtime.tables import create_tables
+
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+        self.progress("creating the tables of template.yaml ...")
+        create_tables(client)
+
+        from local_runtime.data_platform import DataPlatformServer
+
+        self.data_platform = DataPlatformServer(HOST, self.data_platform_port).start()
+        self._stops.append(self.data_platform.stop)
+
+        from local_runtime.functions import InProcessLambda, environment, stacks
+
+        self.progress("reading template.yaml with SAM CLI ...")
+        stack_list = stacks(
+            {
+                "DynamoDbEndpointUrl": endpoint,
+                "DataPlatformUrl": self.data_platform.orders_url,
+                "LogLevel": self.log_level,
+            },
+            region=REGION,
+        )
+        self.functions = InProcessLambda(stack_list, region=REGION)
+
+        if self.seed:
+            self.progress("seeding a sample catalogue, coupon campaigns and users ...")
+            from shop.repositories import dynamodb as layer_dynamodb
+
+            # The seed writes through the layer, in the environment a function of the template has.
+            with environment(self.functions["CatalogueAdminFunction"].variables):
+                layer_dynamodb.reset_clients()
+                from local_runtime.seed import seed
+
+                seed()
+
+        from local_runtime.events import Backoff, EventRuntime
+
+        self.progress("starting the order stream, the event bus and its rules ...")
+        self.events = EventRuntime(
+            self.functions,
+            endpoint,
+            region=REGION,
+            backoff=Backoff(self.retry_first_seconds, self.retry_cap_seconds),
+            data_dir=self.data_dir,
+        ).start()
+        self._stops.append(self.events.stop)
+
+        from local_runtime.api import LocalApi
+
+        self.progress("starting SAM's local API Gateway ...")
+        self.api = LocalApi(self.functions, stack_list, host=HOST, port=self.api_port).start()
+        self._stops.append(self.api.stop)
+
+    def stop(self) -> None:
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                stop()
+            except Exception as error:  # keep stopping the rest
+                print(f"while stopping: {error}", file=sys.stderr)
+
+    @property
+    def url(self) -> str:
+        return self.api.url  # type: ignore[no-any-return]
+
+    def banner(self) -> str:
+        url, platform = self.url, self.data_platform.orders_url
+        lines = [
+            "",
+            f"Shop API on {url}  (DynamoDB Local on {self.endpoint}, data platform on {platform})",
+            "",
+            "Routes:",
+            *(f"  {method:<5} {url}{path:<34} {function}" for method, path, function in self.api.routes()),
+            "",
+            "Events:",
+            *(f"  {line}" for line in self.events.describe()),
+            "",
+            "Try:",
+            f"  curl -s {url}/products",
+            f"  curl -s {url}/users/user-1/balance",
+            f"  curl -s -X POST {url}/users/user-1/balance/charge -H 'Content-Type: application/json' "
+            "-d '{\"amount\": 50000}'",
+            f"  curl -s -X POST {url}/coupons/c-flash/issue -H 'Content-Type: application/json' "
+            '-d \'{"userId": "user-1"}\'',
+            f"  curl -s {url}/users/user-1/coupons",
+            f"  curl -s -X POST {url}/orders -H 'Content-Type: application/json' "
+            '-d \'{"userId": "user-1", "items": [{"productId": "p-keyboard", "quantity": 1}]}\'',
+            f"  curl -s {platform}        # the paid order reached the data platform",
+            f"  curl -s {url}/products/popular",
+            "",
+            "Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def running(**options: Any) -> Iterator[LocalRuntime]:
+    runtime = LocalRuntime(**options).start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("local_runtime").setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
+    for noisy in ("botocore", "boto3", "urllib3", "samcli"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_runtime.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="API port (3000)")
+    parser.add_argument("--data-platform-port", type=int, default=3001, help="local data platform port (3001)")
+    parser.add_argument("--dynamodb-port", type=int, default=None, help="DynamoDB Local port (default: a free one)")
+    parser.add_argument("--persist", action="store_true", help=f"keep data in {dynamodb_local.DATA_DIR}")
+    parser.add_argument("--no-seed", action="store_true", help="do not put the sample data")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+
+    def progress(message: str) -> None:
+        print(f"==> {message}", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
+    started = time.monotonic()
+    runtime = LocalRuntime(
+        api_port=args.port,
+        data_platform_port=args.data_platform_port,
+        dynamodb_port=args.dynamodb_port,
+        persist=args.persist,
+        seed=not args.no_seed,
+        log_level=args.log_level,
+        progress=progress,
+    )
+    try:
+        runtime.start()
+    except SetupError as error:
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\n==> interrupted; everything started was stopped", flush=True)
+        return 130
+    try:
+        print(runtime.banner(), flush=True)
+        progress(f"ready in {time.monotonic() - started:.1f}s")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\n==> stopping ...", flush=True)
+        runtime.stop()
+        print("==> stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Races over HTTP through the local runtime: many clients at once, exact counts, no 5xx.
+
+Each test makes its own data (a fresh campaign, product, users) and checks three things: how many
+requests succeeded, the code of every refusal, and the final state read back from DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from tests.e2e.conftest import Client, fresh_id, race
+
+_deserialize = TypeDeserializer().deserialize
+
+
+def _item(client: Any, table: str, key: dict[str, str]) -> dict[str, Any]:
+    item = client.get_item(TableName=table, Key={k: {"S": v} for k, v in key.items()}, ConsistentRead=True)["Item"]
+    return {k: _deserialize(v) for k, v in item.items()}
+
+
+def _scan(client: Any, table: str) -> list[dict[str, Any]]:
+    items = []
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        items += [{k: _deserialize(v) for k, v in item.items()} for item in page["Items"]]
+    return items
+
+
+def _no_server_errors(answers: list[Any]) -> None:
+    failures = [answer for answer in answers if answer.status >= 500 or answer.status == 0]
+    assert not failures, f"{len(failures)} server errors, e.g. {failures[:3]}"
+
+
+def test_400_clients_race_for_50_coupons(api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]) -> None:
+    coupon = api.ok(
+        "POST",
+        "/coupons",
+        {"name": "Race 1,000 off", "discount": {"type": "FIXED", "amount": 1000}, "totalQuantity": 50, "validDays": 7},
+    )
+    users = [fresh_id("racer") for _ in range(400)]
+
+    codes, answers = race(
+        [lambda user=user: api.post(f"/coupons/{coupon['couponId']}/issue", {"userId": user}) for user in users],
+        clients=100,
+    )
+
+    print(f"coupon race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
+    _no_server_errors(answers)
+    assert codes == Counter({"201": 50, "409 COUPON_SOLD_OUT": 350})
+    winners = {answer.body["userId"] for answer in answers if answer.status == 201}
+    assert len(winners) == 50
+    assert _item(dynamodb_client, "CouponsTable", {"couponId": coupon["couponId"]})["remainingQuantity"] == 0
+    issued = [item for item in _scan(dynamodb_client, "IssuedCouponsTable") if item["couponId"] == coupon["couponId"]]
+    assert len(issued) == 50
+    assert {item["userId"] for item in issued} == winners
+    assert api.get(f"/coupons/{coupon['couponId']}").body["remainingQuantity"] == 0
+
+
+def test_120_buyers_race_for_20_in_stock(api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]) -> None:
+    product = api.ok("POST", "/products", {"name": "Limited edition", "price": 1000, "stock": 20})
+    buyers = [fresh_id("buyer") for _ in range(120)]
+    funded, funding = race([lambda b=b: api.post(f"/users/{b}/balance/charge", {"amount": 1000}) for b in buyers])
+    assert funded == Counter({"200": 120}), funding[:3]
+
+    transaction_outcomes.clear()
+    line = {"productId": product["productId"], "quantity": 1}
+
+    calls = [lambda b=b: api.post("/orders", {"userId": b, "items": [line]}) for b in buyers]
+    codes, answers = race(calls, clients=120)
+
+    print(f"stock race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
+    _no_server_errors(answers)
+    assert codes == Counter({"201": 20, "409 OUT_OF_STOCK": 100})
+    assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 0
+    orders = [
+        order
+        for order in _scan(dynamodb_client, "OrdersTable")
+        if any(item["productId"] == product["productId"] for item in order["items"])
+    ]
+    assert len(orders) == 20
+    paid = {order["userId"] for order in orders}
+    assert paid == {answer.body["userId"] for answer in answers if answer.status == 201}
+    balances = Counter(int(_item(dynamodb_client, "BalancesTable", {"userId": b})["balance"]) for b in buyers)
+    assert balances == Counter({0: 20, 1000: 100})
+
+
+def test_30_charges_of_a_million_stop_at_the_cap(api: Client) -> None:
+    user = fresh_id("saver")
+
+    codes, answers = race([lambda: api.post(f"/users/{user}/balance/charge", {"amount": 1_000_000})] * 30, clients=30)
+
+    print(f"charge race: {dict(codes)}")
+    _no_server_errors(answers)
+    assert codes == Counter({"200": 10, "409 BALANCE_LIMIT_EXCEEDED": 20})
+    assert api.get(f"/users/{user}/balance").body == {"userId": user, "balance": 10_000_000}
+    assert sorted(answer.body["balance"] for answer in answers if answer.status == 200) == [
+        n * 1_000_000 for n in range(1, 11)
+    ]
+
+
+def test_20_orders_of_300_on_a_balance_of_1000(
+    api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+) -> None:
+    user = fresh_id("spender")
+    product = api.ok("POST", "/products", {"name": "Gum", "price": 300, "stock": 100})
+    api.ok("POST", f"/users/{user}/balance/charge", {"amount": 1000})
+    order = {"userId": user, "items": [{"productId": product["productId"], "quantity": 1}]}
+
+    transaction_outcomes.clear()
+    codes, answers = race([lambda: api.post("/orders", order)] * 20, clients=20)
+
+    print(f"balance race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
+    _no_server_errors(answers)
+    assert codes == Counter({"201": 3, "409 INSUFFICIENT_BALANCE": 17})
+    assert api.get(f"/users/{user}/balance").body["balance"] == 100
+    assert _item(dynamodb_client, "BalancesTable", {"userId": user})["balance"] == 100
+    assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 97
+    assert len([o for o in _scan(dynamodb_client, "OrdersTable") if o["userId"] == user]) == 3

@@ -60,6 +60,13 @@ def describe_validation_errors(details: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def internal_error() -> Response[dict[str, Any]]:
+    """A fault: logged with its trace (call it inside `except`), answered without details."""
+    logger.exception("unexpected error")
+    metrics.add_metric(name="UnexpectedErrors", unit=MetricUnit.Count, value=1)
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")
+
+
 def register(app: APIGatewayHttpResolver) -> None:
     """Register the contract's error answers on a resolver."""
 
@@ -69,7 +76,7 @@ def register(app: APIGatewayHttpResolver) -> None:
             if kind in REFUSALS:
                 status, code = REFUSALS[kind]
                 return error_response(status, code, error.message)
-        return unexpected(error)
+        return internal_error()
 
     @app.exception_handler(RequestValidationError)
     def invalid(error: RequestValidationError) -> Response[dict[str, Any]]:
@@ -85,6 +92,4 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[dict[str, Any]]:
-        logger.exception("unexpected error")
-        metrics.add_metric(name="UnexpectedErrors", unit=MetricUnit.Count, value=1)
-        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")
+        return internal_error()

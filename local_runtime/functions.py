@@ -124,6 +124,48 @@ def install_environ() -> None:
     os.environ = InvocationEnviron(*parts)  # noqa: B003 (the same variables, seen per invocation)
 
 
+class _PerThread:
+    """A value each thread sees on its own (read and written on a class or on its instances)."""
+
+    _values = threading.local()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        try:
+            return getattr(self._values, self.name)
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance: object, value: Any) -> None:
+        setattr(self._values, self.name, value)
+
+
+def isolate_concurrent_resolutions() -> None:
+    """Give each thread its own event and context in Powertools' HTTP resolvers.
+
+    Powertools keeps the event being resolved on the class `BaseRouter` (`BaseRouter.current_event
+    = ...`): one per process, which is right in Lambda, where a process serves one invocation at a
+    time, and wrong here, where one process serves concurrent invocations (a request would be
+    answered with another's body). Class and instance reads and writes of those two attributes
+    go to the running thread's own values instead: a data descriptor in the class for instances,
+    and one in its metaclass for `BaseRouter.current_event` itself."""
+    from abc import ABCMeta
+
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    class PerThreadRouterMeta(ABCMeta):
+        current_event = _PerThread("current_event")
+        lambda_context = _PerThread("lambda_context")
+
+    if type(BaseRouter).__name__ == PerThreadRouterMeta.__name__:
+        return
+    for name in ("current_event", "lambda_context"):
+        setattr(BaseRouter, name, _PerThread(name))
+    BaseRouter.__class__ = PerThreadRouterMeta
+
+
 @contextmanager
 def environment(variables: Mapping[str, str | None]) -> Iterator[None]:
     """Run the body with `variables` as this thread's view of the environment."""
@@ -282,6 +324,7 @@ class InProcessLambda:
         from samcli.lib.providers.sam_function_provider import SamFunctionProvider
         from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
+        isolate_concurrent_resolutions()
         credentials = {"region": region, **DUMMY_CREDENTIALS}
         sam_functions = list(SamFunctionProvider(stack_list).get_all())
         resolved: dict[str, tuple[Any, dict[str, str]]] = {}

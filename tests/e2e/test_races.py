@@ -6,9 +6,11 @@ requests succeeded, the code of every refusal, and the final state read back fro
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
+import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from tests.e2e.conftest import Client, fresh_id, race
@@ -118,3 +120,29 @@ def test_20_orders_of_300_on_a_balance_of_1000(
     assert _item(dynamodb_client, "BalancesTable", {"userId": user})["balance"] == 100
     assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 97
     assert len([o for o in _scan(dynamodb_client, "OrdersTable") if o["userId"] == user]) == 3
+
+
+def test_concurrent_requests_are_each_answered_from_their_own_request(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One process serves every function here (Powertools keeps the event being resolved on a
+    class): each answer must still come from its own request. A pause between taking the event
+    and routing it makes overlapping resolutions certain."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    resolve = ApiGatewayResolver._resolve
+
+    def slow_resolve(self: ApiGatewayResolver) -> Any:
+        time.sleep(0.005)
+        return resolve(self)
+
+    monkeypatch.setattr(ApiGatewayResolver, "_resolve", slow_resolve)
+    users = [fresh_id("asker") for _ in range(200)]
+    for n, user in enumerate(users[:20]):
+        api.ok("POST", f"/users/{user}/balance/charge", {"amount": 1_000 + n})
+
+    codes, answers = race([lambda user=user: api.get(f"/users/{user}/balance") for user in users], clients=32)
+
+    assert codes == Counter({"200": 200})
+    assert [answer.body["userId"] for answer in answers] == users
+    assert [answer.body["balance"] for answer in answers] == [1_000 + n if n < 20 else 0 for n in range(200)]

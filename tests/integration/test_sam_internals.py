@@ -226,3 +226,25 @@ def test_concurrent_invocations_run_in_separate_instances(
 
     assert overlaps == []
     assert sorted(loaded) == [1, 2, 3, 4]  # the second wave ran warm on the same four
+
+
+def test_concurrent_resolutions_each_see_their_own_event(functions: InProcessLambda) -> None:
+    """Powertools keeps the event being resolved on a class; in-process, each thread has its own."""
+    import threading
+
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    both_set = threading.Barrier(2)
+    seen: dict[str, Any] = {}
+
+    def resolve(name: str) -> None:
+        BaseRouter.current_event = name  # type: ignore[assignment]
+        both_set.wait(timeout=5)
+        seen[name] = BaseRouter.current_event
+
+    threads = [threading.Thread(target=resolve, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"first": "first", "second": "second"}

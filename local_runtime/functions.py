@@ -163,7 +163,7 @@ def isolate_concurrent_resolutions() -> None:
         return
     for name in ("current_event", "lambda_context"):
         setattr(BaseRouter, name, _PerThread(name))
-    BaseRouter.__class__ = PerThreadRouterMeta
+    BaseRouter.__class__ = PerThreadRouterMeta  # type: ignore[method-assign,assignment]
 
 
 @contextmanager

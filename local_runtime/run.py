@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_runtime import dynamodb_local, template
+from local_runtime import dynamodb_local, ports, template
 from local_runtime.dynamodb_local import SetupError
 
 HOST = "127.0.0.1"
@@ -85,7 +85,7 @@ class LocalRuntime:
             (self.api_port, "the API", "--port"),
             (self.data_platform_port, "the data platform", "--data-platform-port"),
         ):
-            if port and not dynamodb_local.port_is_free(port):
+            if port and not ports.port_is_free(port):
                 raise SetupError(f"port {port} for {what} is in use: stop what uses it, or pick another with {option}")
         if self.dynamodb_endpoint:
             endpoint = self.dynamodb_endpoint

@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,6 +48,7 @@ from typing import IO, Any
 
 from local_runtime import dynamodb_local, template
 from local_runtime.data_platform import DataPlatformServer
+from local_runtime.ports import port_is_free
 
 ROOT = template.ROOT
 IMAGE_SCRIPT = ROOT / "scripts" / "lambda-image.sh"
@@ -561,17 +561,6 @@ def invoke(
 
 
 # --------------------------------------------------------------------------------------- start-api
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) != 0
 
 
 class SamApi:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime import dynamodb_local, sam_local
+from local_runtime import ports, sam_local
 from tests.support.sam_local import Answer, Tables, http, require_engine
 
 pytestmark = pytest.mark.docker
@@ -275,7 +275,7 @@ def sam_api(sam_backends: sam_local.Backends, tmp_path_factory: pytest.TempPathF
     """`sam local start-api --warm-containers EAGER` on a free port; its base URL."""
     log_path = tmp_path_factory.mktemp("sam-api") / "start-api.log"
     with log_path.open("wb") as log:
-        api = sam_local.SamApi(sam_backends, port=dynamodb_local.free_port(), output=log)
+        api = sam_local.SamApi(sam_backends, port=ports.free_port(), output=log)
         try:
             api.start().wait_ready()
         except BaseException:

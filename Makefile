@@ -15,7 +15,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv java node run test lint format unit integration e2e build validate invoke sam-api bench deploy clean
+.PHONY: help venv java node run test lint format unit integration e2e build validate invoke sam-api openapi bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,10 @@ invoke: venv node ## The real sam local invoke: make invoke FUNCTION=<LogicalId>
 
 sam-api: venv node ## The real sam local start-api in Docker on http://127.0.0.1:3000 (PORT=)
 	@$(PY) -m local_runtime.sam_local start-api --port $(PORT)
+
+openapi: venv ## Write the API's OpenAPI document (from the routes' models) to openapi.json
+	@$(PY) -m local_runtime.openapi --out openapi.json
+	@echo "==> openapi.json"
 
 bench: venv node ## Benchmarks: DynamoDB consumed capacity and throughput ratios
 	@$(PY) -m bench

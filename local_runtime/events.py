@@ -1,22 +1,38 @@
-"""The template's events, run on this machine: table stream -> pipe -> event bus -> rules -> functions.
+"""The template's events, run on this machine: table stream -> pipe -> event bus -> rules -> targets
+(functions, or SQS queues read by functions through their SQS event sources).
 
 What runs is read from `template.yaml`:
 - every `AWS::Pipes::Pipe` whose source is a table's stream (`!GetAtt Table.StreamArn`) and whose
   target is an event bus (`!GetAtt Bus.Arn`): its starting position, batch size, filter criteria
   and the source / detail-type it puts on the bus;
 - every `EventBridgeRule` event of a function: the bus it listens on, its pattern and its retry
-  policy.
+  policy;
+- every `AWS::Events::Rule` resource: its bus, pattern and targets (`!GetAtt Queue.Arn` or
+  `!GetAtt Function.Arn`), each target with its retry policy and dead-letter queue;
+- every `AWS::SQS::Queue`: its VisibilityTimeout and RedrivePolicy (dead-letter queue,
+  maxReceiveCount);
+- every `SQS` event of a function: its queue, BatchSize, MaximumBatchingWindowInSeconds and
+  whether it reports batch item failures.
 
 The stream is read from DynamoDB Local (its dynamodbstreams API). Patterns are matched with moto's
-EventBridge matcher, for the pipe's filter as for the rules. A target that raises is tried again
-with backoff, within the rule's MaximumRetryAttempts and MaximumEventAgeInSeconds; past them the
-event is a dead letter (logged, and kept in `dead_letters`).
+EventBridge matcher, for the pipe's filter as for the rules. A rule target that raises is tried
+again with backoff, within the rule's MaximumRetryAttempts and MaximumEventAgeInSeconds; past them
+the event is a dead letter (logged, kept in `dead_letters`, and put on the target's dead-letter
+queue when the template gives one).
+
+Queues live in memory. Their times are the template's multiplied by `time_scale` (180 s of
+visibility timeout is 3 s at the default 1/60): a message whose delivery failed is received again
+once its visibility timeout passes, and a message received maxReceiveCount times goes to the
+dead-letter queue on its next receive (logged, kept in `dead_letters`). A function that raises
+fails its whole batch; one that reports batch item failures fails only the messages it names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import heapq
 import itertools
 import json
@@ -25,7 +41,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +53,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
 from local_runtime import template
-from local_runtime.functions import ACCOUNT_ID, DUMMY_CREDENTIALS, FunctionError, InProcessLambda, LocalFunction
+from local_runtime.functions import ACCOUNT_ID, DUMMY_CREDENTIALS, FunctionError, InProcessLambda
 
 LOG = logging.getLogger("local_runtime.events")
 
@@ -74,13 +90,18 @@ class Backoff:
         return float(random.uniform(0.5, 1.0) * min(self.cap_seconds, self.first_seconds * 2 ** (attempt - 1)))
 
 
+Target = Callable[[dict[str, Any]], Any]
+
+
 @dataclass
 class Rule:
-    name: str  # "<Function>.<EventName>"
+    name: str  # "<Function>.<EventName>", or "<Rule>.<TargetId>" for an AWS::Events::Rule
     bus: str
     pattern: EventPattern
-    target: LocalFunction
+    target: Target
     retry: RetryPolicy
+    target_name: str = ""
+    dead_letter_queue: LocalQueue | None = None
 
 
 @dataclass(order=True)
@@ -95,10 +116,11 @@ class _Delivery:
 
 @dataclass
 class DeadLetter:
-    rule: str
+    rule: str  # what gave up: a rule, or a queue (its redrive policy)
     event: dict[str, Any]
     attempts: int
     error: str
+    queue: str | None = None  # the dead-letter queue it went to, if any
 
 
 class EventBus:
@@ -180,13 +202,19 @@ class EventBus:
                 self._wake.notify_all()
 
     def _dead_letter(self, delivery: _Delivery, error: str) -> None:
-        letter = DeadLetter(delivery.rule.name, delivery.event, delivery.attempt, error)
+        queue = delivery.rule.dead_letter_queue
+        letter = DeadLetter(
+            delivery.rule.name, delivery.event, delivery.attempt, error, queue.name if queue is not None else None
+        )
         self.dead_letters.append(letter)
+        if queue is not None:
+            queue.send(json.dumps(delivery.event))
         LOG.error(
-            "DEAD LETTER: %s gave up on event %s after %d attempts: %s\n%s",
+            "DEAD LETTER: %s gave up on event %s after %d attempts%s: %s\n%s",
             delivery.rule.name,
             delivery.event.get("id"),
             delivery.attempt,
+            f", put on {queue.name}" if queue is not None else "",
             error,
             json.dumps(delivery.event),
         )
@@ -256,11 +284,41 @@ def pipe_definitions(doc: Mapping[str, Any] | None = None) -> list[PipeDefinitio
     return pipes
 
 
-def rules(functions: InProcessLambda, doc: Mapping[str, Any] | None = None) -> list[Rule]:
-    """Every EventBridgeRule event of the template's functions, with its function as target."""
+def _retry_policy(policy: Mapping[str, Any] | None) -> RetryPolicy:
+    policy = policy or {}
+    return RetryPolicy(
+        int(policy.get("MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS)),
+        int(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAXIMUM_EVENT_AGE_SECONDS)),
+    )
+
+
+def _pattern(pattern: Any) -> EventPattern:
+    return EventPattern.load(pattern if isinstance(pattern, str) else json.dumps(pattern or {}))
+
+
+class QueueTarget:
+    """A rule target that is an SQS queue: the event, as JSON, is the message body (as EventBridge
+    sends it when the target has no input transformation)."""
+
+    def __init__(self, queue: LocalQueue) -> None:
+        self.queue = queue
+
+    def __call__(self, event: dict[str, Any]) -> str:
+        return self.queue.send(json.dumps(event))
+
+
+def rules(
+    functions: InProcessLambda,
+    doc: Mapping[str, Any] | None = None,
+    queues: Mapping[str, LocalQueue] | None = None,
+) -> list[Rule]:
+    """Every EventBridgeRule event of the template's functions, with its function as target, and
+    every target of every AWS::Events::Rule that is a function or one of `queues`."""
     doc = doc or template.load()
+    queues = queues or {}
+    resources = doc["Resources"]
     found = []
-    for name, resource in doc["Resources"].items():
+    for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for event_name, event in resource["Properties"].get("Events", {}).items():
@@ -268,20 +326,408 @@ def rules(functions: InProcessLambda, doc: Mapping[str, Any] | None = None) -> l
                 continue
             props = event["Properties"]
             bus = _logical_id(props.get("EventBusName")) or str(props.get("EventBusName", "default"))
-            policy = props.get("RetryPolicy", {})
             found.append(
                 Rule(
                     name=f"{name}.{event_name}",
                     bus=bus,
-                    pattern=EventPattern.load(json.dumps(props.get("Pattern", {}))),
+                    pattern=_pattern(props.get("Pattern")),
                     target=functions[name],
-                    retry=RetryPolicy(
-                        int(policy.get("MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS)),
-                        int(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAXIMUM_EVENT_AGE_SECONDS)),
-                    ),
+                    retry=_retry_policy(props.get("RetryPolicy")),
+                    target_name=name,
+                )
+            )
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Events::Rule":
+            continue
+        props = resource.get("Properties", {})
+        if str(props.get("State", "ENABLED")) != "ENABLED":
+            continue
+        if "EventPattern" not in props:
+            LOG.warning("rule %s: no EventPattern (a schedule?); not run locally", name)
+            continue
+        bus = _logical_id(props.get("EventBusName")) or str(props.get("EventBusName", "default"))
+        for target in props.get("Targets", []):
+            target_id = _logical_id(target.get("Arn"))
+            kind = resources.get(target_id, {}).get("Type")
+            deliver: Target
+            if kind == "AWS::SQS::Queue" and target_id in queues:
+                deliver = QueueTarget(queues[str(target_id)])
+            elif kind == "AWS::Serverless::Function" and target_id in functions.functions:
+                deliver = functions[str(target_id)]
+            else:
+                LOG.warning("rule %s: target %s is not a queue or a function; not run locally", name, target.get("Id"))
+                continue
+            if {"Input", "InputPath", "InputTransformer"} & set(target):
+                LOG.warning(
+                    "rule %s: target %s transforms its input; the local runtime sends the event", name, target_id
+                )
+            dead_letter = _logical_id(target.get("DeadLetterConfig", {}).get("Arn"))
+            found.append(
+                Rule(
+                    name=f"{name}.{target.get('Id', target_id)}",
+                    bus=bus,
+                    pattern=_pattern(props["EventPattern"]),
+                    target=deliver,
+                    retry=_retry_policy(target.get("RetryPolicy")),
+                    target_name=str(target_id),
+                    dead_letter_queue=queues.get(dead_letter) if dead_letter else None,
                 )
             )
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# SQS queues in memory, and the SQS event sources of functions.
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+DEFAULT_QUEUE_TIME_SCALE = 1 / 60  # local seconds per second of the template's queue times
+
+
+@dataclass(frozen=True)
+class QueueDefinition:
+    name: str
+    visibility_timeout_seconds: int
+    dead_letter_queue: str | None
+    max_receive_count: int | None
+
+
+def queue_definitions(doc: Mapping[str, Any] | None = None) -> list[QueueDefinition]:
+    """Every AWS::SQS::Queue of the template, with its visibility timeout and redrive policy."""
+    doc = doc or template.load()
+    found = []
+    for name, resource in doc["Resources"].items():
+        if resource.get("Type") != "AWS::SQS::Queue":
+            continue
+        props = resource.get("Properties") or {}
+        if props.get("FifoQueue"):
+            LOG.warning("queue %s: FIFO ordering is not emulated locally", name)
+        redrive = props.get("RedrivePolicy") or {}
+        if isinstance(redrive, str):
+            redrive = json.loads(redrive)
+        dead_letter = _logical_id(redrive.get("deadLetterTargetArn"))
+        found.append(
+            QueueDefinition(
+                name=name,
+                visibility_timeout_seconds=int(props.get("VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT_SECONDS)),
+                dead_letter_queue=dead_letter,
+                max_receive_count=int(redrive["maxReceiveCount"]) if dead_letter else None,
+            )
+        )
+    return found
+
+
+@dataclass
+class QueueMessage:
+    message_id: str
+    body: str
+    sent_at: float  # epoch seconds
+    receive_count: int = 0
+    first_received_at: float | None = None  # epoch seconds
+    visible_at: float = 0.0  # time.monotonic()
+    receipt_handle: str = ""
+    last_error: str = ""
+    source_queue: str | None = None  # the queue it was dead-lettered from
+
+
+class LocalQueue:
+    """A standard SQS queue in memory: send, receive (long polling, with a batching window), delete;
+    a received message is invisible for the visibility timeout; past maxReceiveCount receives, a
+    message goes to the dead-letter queue instead of being received again."""
+
+    def __init__(
+        self,
+        definition: QueueDefinition,
+        *,
+        region: str = "us-east-1",
+        time_scale: float = DEFAULT_QUEUE_TIME_SCALE,
+        max_receive_count: int | None = None,
+    ) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.region = region
+        self.arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{definition.name}"
+        self.visibility_timeout = definition.visibility_timeout_seconds * time_scale
+        self.max_receive_count = (
+            max_receive_count if max_receive_count and definition.max_receive_count else definition.max_receive_count
+        )
+        self.dead_letter_queue: LocalQueue | None = None
+        self.dead_letters: list[DeadLetter] = []
+        self.sent = 0
+        self.deleted = 0
+        self._messages: dict[str, QueueMessage] = {}
+        self._wake = threading.Condition()
+        self._stopped = False
+
+    @property
+    def depth(self) -> int:
+        """How many messages the queue holds, visible or not."""
+        with self._wake:
+            return len(self._messages)
+
+    def messages(self) -> list[QueueMessage]:
+        """The messages in the queue now, visible or not (a copy)."""
+        with self._wake:
+            return [dataclasses.replace(message) for message in self._messages.values()]
+
+    def send(self, body: str) -> str:
+        message = QueueMessage(str(uuid.uuid4()), body, time.time())
+        self._put(message)
+        return message.message_id
+
+    def _put(self, message: QueueMessage) -> None:
+        with self._wake:
+            self._messages[message.message_id] = message
+            self.sent += 1
+            self._wake.notify_all()
+
+    def receive(self, max_messages: int, *, wait_seconds: float, batching_window: float = 0.0) -> list[dict[str, Any]]:
+        """Up to `max_messages` visible messages, as Lambda's SQS records. Waits up to `wait_seconds`
+        for one; once one is there, up to `batching_window` more for a full batch."""
+        deadline = time.monotonic() + wait_seconds
+        with self._wake:
+            while not self._stopped:
+                visible = self._visible()
+                if visible and len(visible) < max_messages and batching_window > 0:
+                    window_end = time.monotonic() + batching_window
+                    while not self._stopped and len(visible) < max_messages and time.monotonic() < window_end:
+                        self._wake.wait(window_end - time.monotonic())
+                        visible = self._visible()
+                if visible:
+                    return [self._receive(message) for message in visible[:max_messages]]
+                now = time.monotonic()
+                if now >= deadline:
+                    return []
+                hidden = [m.visible_at for m in self._messages.values() if m.visible_at > now]
+                self._wake.wait(max(0.001, min([deadline, *hidden]) - now))
+        return []
+
+    def _visible(self) -> list[QueueMessage]:
+        """The visible messages; those received maxReceiveCount times go to the dead-letter queue."""
+        now, visible = time.monotonic(), []
+        for message in list(self._messages.values()):
+            if message.visible_at > now:
+                continue
+            if self.max_receive_count is not None and message.receive_count >= self.max_receive_count:
+                self._dead_letter(message)
+                continue
+            visible.append(message)
+        return visible
+
+    def _receive(self, message: QueueMessage) -> dict[str, Any]:
+        message.receive_count += 1
+        message.first_received_at = message.first_received_at or time.time()
+        message.receipt_handle = uuid.uuid4().hex
+        message.visible_at = time.monotonic() + self.visibility_timeout
+        return {
+            "messageId": message.message_id,
+            "receiptHandle": message.receipt_handle,
+            "body": message.body,
+            "attributes": {
+                "ApproximateReceiveCount": str(message.receive_count),
+                "SentTimestamp": str(int(message.sent_at * 1000)),
+                "SenderId": ACCOUNT_ID,
+                "ApproximateFirstReceiveTimestamp": str(int(message.first_received_at * 1000)),
+            },
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(message.body.encode(), usedforsecurity=False).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.arn,
+            "awsRegion": self.region,
+        }
+
+    def _dead_letter(self, message: QueueMessage) -> None:
+        del self._messages[message.message_id]
+        target = self.dead_letter_queue
+        try:
+            event = json.loads(message.body)
+        except ValueError:
+            event = {"body": message.body}
+        self.dead_letters.append(
+            DeadLetter(
+                self.name, event, message.receive_count, message.last_error, target.name if target is not None else None
+            )
+        )
+        LOG.error(
+            "DEAD LETTER: %s moved message %s to %s after %d receives (maxReceiveCount %d): %s\n%s",
+            self.name,
+            message.message_id,
+            target.name if target is not None else "nowhere (no dead-letter queue locally)",
+            message.receive_count,
+            self.max_receive_count,
+            message.last_error or "no error recorded",
+            message.body,
+        )
+        if target is not None:
+            moved = QueueMessage(message.message_id, message.body, message.sent_at, source_queue=self.name)
+            target._put(moved)
+
+    def delete(self, message_id: str, receipt_handle: str) -> bool:
+        """Delete a received message (its latest receipt handle only)."""
+        with self._wake:
+            message = self._messages.get(message_id)
+            if message is None or message.receipt_handle != receipt_handle:
+                return False
+            del self._messages[message_id]
+            self.deleted += 1
+            return True
+
+    def failed(self, message_id: str, error: str) -> None:
+        """Note why the consumer failed on a message (for its dead letter); it stays invisible."""
+        with self._wake:
+            if message_id in self._messages:
+                self._messages[message_id].last_error = error
+
+    def take_moved(self) -> list[QueueMessage]:
+        """Remove and return every message (for a redrive)."""
+        with self._wake:
+            taken, self._messages = list(self._messages.values()), {}
+            return taken
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()
+
+
+@dataclass(frozen=True)
+class SqsEventSourceDefinition:
+    name: str  # "<Function>.<EventName>"
+    function: str
+    queue: str
+    batch_size: int
+    batching_window_seconds: float
+    report_batch_item_failures: bool
+
+
+def sqs_event_sources(doc: Mapping[str, Any] | None = None) -> list[SqsEventSourceDefinition]:
+    """Every enabled SQS event of the template's functions."""
+    doc = doc or template.load()
+    found = []
+    for name, resource in doc["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in resource["Properties"].get("Events", {}).items():
+            if event.get("Type") != "SQS":
+                continue
+            props = event["Properties"]
+            if props.get("Enabled", True) is False:
+                continue
+            queue = _logical_id(props.get("Queue"))
+            if doc["Resources"].get(queue, {}).get("Type") != "AWS::SQS::Queue":
+                LOG.warning("%s.%s: the queue is not one of the template's; not run locally", name, event_name)
+                continue
+            found.append(
+                SqsEventSourceDefinition(
+                    name=f"{name}.{event_name}",
+                    function=name,
+                    queue=str(queue),
+                    batch_size=int(props.get("BatchSize", 10)),
+                    batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+            )
+    return found
+
+
+class SqsEventSource:
+    """Lambda's SQS poller for one function: receives batches from the queue, invokes the function,
+    deletes what succeeded. A function that raises fails the whole batch; with
+    ReportBatchItemFailures, the `batchItemFailures` it answers name the messages that failed (an
+    answer Lambda cannot read fails the whole batch too). A failed message stays in the queue and is
+    received again once its visibility timeout passes."""
+
+    def __init__(
+        self,
+        definition: SqsEventSourceDefinition,
+        queue: LocalQueue,
+        function: Target,
+        *,
+        time_scale: float = DEFAULT_QUEUE_TIME_SCALE,
+        pollers: int = 2,
+        wait_seconds: float = 0.2,
+    ) -> None:
+        self.definition = definition
+        self.queue = queue
+        self.function = function
+        self.batching_window = definition.batching_window_seconds * time_scale
+        self.wait_seconds = wait_seconds
+        self.invocations = 0
+        self.succeeded_records = 0
+        self.failed_records = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._poll, daemon=True, name=f"sqs-{definition.name}-{n}") for n in range(pollers)
+        ]
+
+    def start(self) -> SqsEventSource:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            batch = self.queue.receive(
+                self.definition.batch_size, wait_seconds=self.wait_seconds, batching_window=self.batching_window
+            )
+            if batch and not self._stop.is_set():
+                self.process(batch)
+
+    def process(self, records: list[dict[str, Any]]) -> set[str]:
+        """Invoke the function with the batch; delete what succeeded; the ids that failed."""
+        ids = [record["messageId"] for record in records]
+        try:
+            answer = self.function({"Records": records})
+        except FunctionError as error:
+            failed, why = set(ids), str(error)
+        except Exception as error:  # a bug of this runtime: the batch stays in the queue
+            LOG.exception("invoking %s failed", self.definition.function)
+            failed, why = set(ids), repr(error)
+        else:
+            failed, why = self._failures(answer, ids), f"{self.definition.function} reported it in batchItemFailures"
+        for record in records:
+            if record["messageId"] in failed:
+                self.queue.failed(record["messageId"], why)
+            else:
+                self.queue.delete(record["messageId"], record["receiptHandle"])
+        with self._lock:
+            self.invocations += 1
+            self.failed_records += len(failed)
+            self.succeeded_records += len(ids) - len(failed)
+        if failed:
+            LOG.warning(
+                "%s: %d of %d messages failed, received again in %.2fs: %s",
+                self.definition.name,
+                len(failed),
+                len(ids),
+                self.queue.visibility_timeout,
+                why,
+            )
+        return failed
+
+    def _failures(self, answer: Any, ids: list[str]) -> set[str]:
+        """The message ids an answer reports as failed (Lambda's rules for partial batch responses)."""
+        if not self.definition.report_batch_item_failures or answer is None:
+            return set()
+        if not isinstance(answer, dict):
+            LOG.error("%s: an answer that is not an object fails the whole batch", self.definition.name)
+            return set(ids)
+        items = answer.get("batchItemFailures") or []
+        named = (
+            [item.get("itemIdentifier") if isinstance(item, dict) else None for item in items]
+            if isinstance(items, list)
+            else [None]
+        )
+        if any(not isinstance(i, str) or i not in ids for i in named):
+            LOG.error("%s: invalid batchItemFailures %r fail the whole batch", self.definition.name, items)
+            return set(ids)
+        return set(named)  # type: ignore[arg-type]
 
 
 def _plain_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -483,7 +929,10 @@ class StreamPipe:
 
 
 class EventRuntime:
-    """The template's pipes, buses and rules, running against DynamoDB Local."""
+    """The template's pipes, buses, rules, queues and SQS event sources, against DynamoDB Local.
+
+    `queue_time_scale` multiplies the queues' times (visibility timeouts, batching windows);
+    `max_receive_count`, when given, replaces the maxReceiveCount of every redrive policy (tests)."""
 
     def __init__(
         self,
@@ -494,11 +943,28 @@ class EventRuntime:
         backoff: Backoff = Backoff(),
         data_dir: Path | None = None,
         poll_seconds: float = 0.1,
+        queue_time_scale: float = DEFAULT_QUEUE_TIME_SCALE,
+        max_receive_count: int | None = None,
     ) -> None:
         doc = template.load()
-        all_rules = rules(functions, doc)
+        self.queues = {
+            definition.name: LocalQueue(
+                definition, region=region, time_scale=queue_time_scale, max_receive_count=max_receive_count
+            )
+            for definition in queue_definitions(doc)
+        }
+        for queue in self.queues.values():
+            if queue.definition.dead_letter_queue:
+                queue.dead_letter_queue = self.queues.get(queue.definition.dead_letter_queue)
+        all_rules = rules(functions, doc, self.queues)
         bus_names = {name for name, res in doc["Resources"].items() if res.get("Type") == "AWS::Events::EventBus"}
         self.buses = {name: EventBus(name, all_rules, backoff=backoff) for name in sorted(bus_names)}
+        self.event_sources = {
+            definition.name: SqsEventSource(
+                definition, self.queues[definition.queue], functions[definition.function], time_scale=queue_time_scale
+            )
+            for definition in sqs_event_sources(doc)
+        }
         self.pipes = [
             StreamPipe(
                 definition,
@@ -512,6 +978,8 @@ class EventRuntime:
         ]
 
     def start(self) -> EventRuntime:
+        for source in self.event_sources.values():
+            source.start()
         for pipe in self.pipes:
             pipe.start()
         return self
@@ -521,10 +989,29 @@ class EventRuntime:
             pipe.stop()
         for bus in self.buses.values():
             bus.stop()
+        for queue in self.queues.values():
+            queue.stop()
+        for source in self.event_sources.values():
+            source.stop()
 
     @property
     def dead_letters(self) -> list[DeadLetter]:
-        return [letter for bus in self.buses.values() for letter in bus.dead_letters]
+        return [
+            *(letter for bus in self.buses.values() for letter in bus.dead_letters),
+            *(letter for queue in self.queues.values() for letter in queue.dead_letters),
+        ]
+
+    def redrive(self, dead_letter_queue: str, destination: str | None = None) -> int:
+        """Move every message of a dead-letter queue back to the queue it came from, or to
+        `destination` (as `aws sqs start-message-move-task` does); how many moved."""
+        moved = self.queues[dead_letter_queue].take_moved()
+        for message in moved:
+            target = destination or message.source_queue
+            if target is None:
+                raise ValueError(f"a message of {dead_letter_queue} has no source queue: give a destination")
+            self.queues[target].send(message.body)
+        LOG.info("redrove %d messages from %s", len(moved), dead_letter_queue)
+        return len(moved)
 
     def describe(self) -> list[str]:
         """One line per route of events, for the start-up banner."""
@@ -534,8 +1021,21 @@ class EventRuntime:
             lines.append(f"{d.table} stream -> {d.name} -> {d.bus} ({d.source} / {d.detail_type})")
         for bus in self.buses.values():
             for rule in bus.rules:
+                dead = f", then {rule.dead_letter_queue.name}" if rule.dead_letter_queue is not None else ""
                 lines.append(
-                    f"{bus.name}: {rule.name} (retries <= {rule.retry.maximum_retry_attempts}, "
-                    f"age <= {rule.retry.maximum_event_age_seconds}s)"
+                    f"{bus.name}: {rule.name} -> {rule.target_name} (retries <= {rule.retry.maximum_retry_attempts}, "
+                    f"age <= {rule.retry.maximum_event_age_seconds}s{dead})"
                 )
+        for source in self.event_sources.values():
+            e, queue = source.definition, source.queue
+            dead_letter_queue = queue.dead_letter_queue.name if queue.dead_letter_queue is not None else "nowhere"
+            redrive = (
+                f", to {dead_letter_queue} after {queue.max_receive_count} receives" if queue.max_receive_count else ""
+            )
+            lines.append(
+                f"{e.queue} -> {e.function} (batch <= {e.batch_size}, "
+                f"{'partial batch failures' if e.report_batch_item_failures else 'a failure fails the batch'}; "
+                f"a failed message comes back after {queue.definition.visibility_timeout_seconds}s "
+                f"(locally {queue.visibility_timeout:g}s){redrive})"
+            )
         return lines

@@ -1,11 +1,13 @@
 """`make run`: the whole API on this machine.
 
-    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist]
+    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist] [--queue-time-scale 0.0167]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
 with the handlers in this process, the order stream flowing through the pipe and the rules to
-their functions, and a local data platform listing the orders it received. Ctrl-C stops it all.
+their targets (functions, and in-memory SQS queues read by their functions' SQS event sources,
+with the queues' times scaled by --queue-time-scale), and a local data platform listing the orders
+it received. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class LocalRuntime:
     log_level: str = "INFO"
     retry_first_seconds: float = 0.2
     retry_cap_seconds: float = 5.0
+    queue_time_scale: float = 1 / 60  # local seconds per second of the queues' visibility timeouts
+    max_receive_count: int | None = None  # replaces every redrive policy's maxReceiveCount (tests)
     progress: Callable[[str], None] = print
     dynamodb: Any = None
     data_platform: Any = None
@@ -144,6 +148,8 @@ class LocalRuntime:
             region=REGION,
             backoff=Backoff(self.retry_first_seconds, self.retry_cap_seconds),
             data_dir=self.data_dir,
+            queue_time_scale=self.queue_time_scale,
+            max_receive_count=self.max_receive_count,
         ).start()
         self._stops.append(self.events.stop)
 
@@ -220,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persist", action="store_true", help=f"keep data in {dynamodb_local.DATA_DIR}")
     parser.add_argument("--no-seed", action="store_true", help="do not put the sample data")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--queue-time-scale",
+        type=float,
+        default=1 / 60,
+        help="local seconds per second of the queues' visibility timeouts and batching windows (1/60)",
+    )
     args = parser.parse_args(argv)
     _configure_logging(args.log_level)
 
@@ -237,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         persist=args.persist,
         seed=not args.no_seed,
         log_level=args.log_level,
+        queue_time_scale=args.queue_time_scale,
         progress=progress,
     )
     try:

@@ -1,19 +1,64 @@
-"""OrderCompleted -> the data platform. A failure raises, so the delivery is retried."""
+"""OrderCompleted, from the data platform queue -> the data platform.
 
+Each SQS record's body is the EventBridge event the rule put on the queue. A record that fails is
+reported in `batchItemFailures`: SQS shows it again after the queue's visibility timeout, and after
+maxReceiveCount receives moves it to the dead-letter queue. The others of the batch are not resent.
+"""
+
+import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shop.models.order import Order
 from shop.observability import logger
-from shop.services.data_platform import DataPlatformService
+from shop.services.data_platform import DataPlatformService, DataPlatformUnavailable
 from shop.services.order_events import completed_order
 
 service = DataPlatformService()
+# A batch whose every record failed is answered like any other, with each record in
+# batchItemFailures: the handler raising would redeliver the same records, and log it as a crash.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+class NotAnOrderCompleted(ValueError):
+    """A record whose body is not an OrderCompleted event: no retry will fix it."""
+
+
+def order_of(record: SQSRecord) -> Order:
+    try:
+        return completed_order(json.loads(record.body))
+    except (ValueError, TypeError, KeyError) as error:  # pydantic's ValidationError is a ValueError
+        logger.error(
+            "MALFORMED RECORD: not an OrderCompleted event; it fails on every receive and ends in the "
+            "dead-letter queue",
+            extra={
+                "message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                "error": str(error),
+                "body": record.body[:2000],
+            },
+        )
+        raise NotAnOrderCompleted(str(error)) from error
+
+
+def forward(record: SQSRecord) -> str:
+    order = order_of(record)
+    with logger.append_context_keys(order_id=order.order_id, message_id=record.message_id):
+        try:
+            service.send(order)
+        except DataPlatformUnavailable as error:
+            logger.warning(
+                "order not sent; the queue delivers it again",
+                extra={"receive_count": record.attributes.approximate_receive_count, "error": error.message},
+            )
+            raise
+    return order.order_id
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    order = completed_order(event)
-    logger.append_keys(order_id=order.order_id)
-    service.send(order)
-    return {"orderId": order.order_id, "status": "SENT"}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=forward, processor=processor, context=context)

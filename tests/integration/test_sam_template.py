@@ -168,3 +168,47 @@ def test_the_forwarder_gets_the_data_platform_url() -> None:
         if Path(str(resource["Properties"]["CodeUri"])).name == "data_platform_forwarder"
     ]
     assert function_environment(forwarder)[variable] == {"Ref": "DataPlatformUrl"}
+
+
+def test_the_data_platform_queue_retries_for_a_day_before_its_dead_letter_queue() -> None:
+    """OrderCompleted reaches the forwarder through a queue: a failed message comes back after the
+    visibility timeout (at least 6x the function's timeout, as AWS advises for SQS event sources)
+    for about 24 hours, within the queue's retention, then waits 14 days in the dead-letter queue."""
+    resources = template.load()["Resources"]
+    forwarder = functions()["DataPlatformForwarderFunction"]["Properties"]
+    assert "EventInvokeConfig" not in forwarder  # asynchronous invocations only; a queue source retries itself
+    (event,) = forwarder["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue_id = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+    queue = resources[queue_id]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * forwarder["Timeout"]
+    redrive = queue["RedrivePolicy"]
+    horizon = redrive["maxReceiveCount"] * queue["VisibilityTimeout"]
+    assert 23 * 3600 <= horizon <= 25 * 3600
+    assert queue["MessageRetentionPeriod"] > horizon
+    dead_letter = resources[redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]]
+    assert dead_letter["Properties"]["MessageRetentionPeriod"] == 14 * 86_400
+
+    (rule_id,) = [
+        name
+        for name, rule in template.resources("AWS::Events::Rule").items()
+        if {"Fn::GetAtt": [queue_id, "Arn"]} in [target["Arn"] for target in rule["Properties"]["Targets"]]
+    ]
+    rule = resources[rule_id]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "ShopEventBus"}
+    assert rule["EventPattern"] == {"source": ["shop.orders"], "detail-type": ["OrderCompleted"]}
+    (target,) = rule["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86_400}
+    rule_dead_letter = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+
+    # Only that rule may send to the queue and to the rule's dead-letter queue.
+    (policy,) = template.resources("AWS::SQS::QueuePolicy").values()
+    assert {"Ref": queue_id} in policy["Properties"]["Queues"]
+    assert {"Ref": rule_dead_letter} in policy["Properties"]["Queues"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements} == {queue_id, rule_dead_letter}
+    for statement in statements:
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}

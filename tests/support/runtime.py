@@ -28,9 +28,14 @@ __all__ = [
     "dynamodb_local_endpoint",
     "local_runtime",
     "transaction_outcomes",
-]
+]  # and QUEUE_TIME_SCALE, MAX_RECEIVE_COUNT: the session runtime's queue settings
 
 _OUTCOMES: Counter[str] = Counter()
+
+# Queues run fast in tests: 180 s of visibility timeout is 0.36 s, and a message goes to its
+# dead-letter queue after 5 receives instead of the template's maxReceiveCount.
+QUEUE_TIME_SCALE = 0.002
+MAX_RECEIVE_COUNT = 5
 
 
 def _count_transaction(parsed: dict[str, Any], **_: Any) -> None:
@@ -59,7 +64,7 @@ def dynamodb_local_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def local_runtime(dynamodb_local_endpoint: str) -> Iterator[LocalRuntime]:
     """The whole local runtime on the session's DynamoDB Local: API and data platform on free ports,
-    sample data seeded, events flowing; retries fast (tests wait for them)."""
+    sample data seeded, events flowing; retries fast (tests wait for them), queues too."""
     from shop.repositories import dynamodb
 
     # Clients the layer makes from now on report their transactions to `transaction_outcomes`.
@@ -74,6 +79,8 @@ def local_runtime(dynamodb_local_endpoint: str) -> Iterator[LocalRuntime]:
         log_level="WARNING",
         retry_first_seconds=0.05,
         retry_cap_seconds=0.5,
+        queue_time_scale=QUEUE_TIME_SCALE,
+        max_receive_count=MAX_RECEIVE_COUNT,
         progress=lambda _: None,
     ).start()
     try:

@@ -22,7 +22,6 @@ from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import SalesRepository
-from shop.services.data_platform import DataPlatformUnavailable
 from tests.support.lambda_events import EVENTS, LambdaContext, sample
 from tests.unit.conftest import Api
 
@@ -70,6 +69,18 @@ def test_sample_event_matches_its_functions_trigger(event_file: str) -> None:
         assert event["requestContext"]["routeKey"] == event["routeKey"]
         assert event["requestContext"]["http"]["method"] == event["routeKey"].split()[0]
         assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    elif "Records" in event:  # an SQS batch: each body is an event the rule targeting the queue puts there
+        (queue,) = [t["Properties"]["Queue"]["Fn::GetAtt"][0] for t in triggers if t["Type"] == "SQS"]
+        (rule,) = [
+            r["Properties"]["EventPattern"]
+            for r in template.resources("AWS::Events::Rule").values()
+            if {"Fn::GetAtt": [queue, "Arn"]} in [target["Arn"] for target in r["Properties"]["Targets"]]
+        ]
+        for record in event["Records"]:
+            assert (record["eventSource"], record["eventSourceARN"].rsplit(":", 1)[1]) == ("aws:sqs", queue)
+            body = json.loads(record["body"])
+            assert body["source"] in rule["source"]
+            assert body["detail-type"] in rule["detail-type"]
     else:
         (rule,) = [t["Properties"]["Pattern"] for t in triggers if t["Type"] == "EventBridgeRule"]
         assert event["source"] in rule["source"]
@@ -220,8 +231,8 @@ def check_forwarder(api: Api, data_platform: DataPlatform, monkeypatch: pytest.M
     monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
     handler = load_handler("DataPlatformForwarderFunction")  # reads the URL when loaded
     event = sample("data_platform_forwarder.json")
-    image = event["detail"]["dynamodb"]["NewImage"]
-    assert handler(event, LambdaContext()) == {"orderId": image["orderId"]["S"], "status": "SENT"}
+    image = json.loads(event["Records"][0]["body"])["detail"]["dynamodb"]["NewImage"]
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     ((path, headers, body),) = data_platform.received
     assert path == "/orders"
     assert headers["Content-Type"] == "application/json"
@@ -260,14 +271,16 @@ class DataPlatform:
 
     def __init__(self) -> None:
         self.status = 202
+        self.refused: set[str] = set()  # orderIds answered 500 whatever `status` says
         self.received: list[tuple[str, dict[str, str], Any]] = []
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                platform.received.append((self.path, dict(self.headers), json.loads(self.rfile.read(length))))
-                self.send_response(platform.status)
+                body = json.loads(self.rfile.read(length))
+                platform.received.append((self.path, dict(self.headers), body))
+                self.send_response(500 if body.get("orderId") in platform.refused else platform.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -303,34 +316,84 @@ def test_sample_event(event_file: str, seeded: None, request: pytest.FixtureRequ
 # ---------------------------------------------------------------- the forwarder's failures
 
 
-def test_forwarder_raises_when_the_data_platform_answers_500(
-    data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data_platform.status = 500
+def forwarder_batch(*orders: tuple[str, str]) -> dict[str, Any]:
+    """An SQS batch for the forwarder: the sample record once per (messageId, orderId), each body
+    the sample's OrderCompleted event carrying that order id."""
+    (record,) = sample("data_platform_forwarder.json")["Records"]
+    records = []
+    for message_id, order_id in orders:
+        event = json.loads(record["body"])
+        event["detail"]["dynamodb"]["Keys"]["orderId"]["S"] = order_id
+        event["detail"]["dynamodb"]["NewImage"]["orderId"]["S"] = order_id
+        records.append({**record, "messageId": message_id, "body": json.dumps(event)})
+    return {"Records": records}
+
+
+@pytest.fixture
+def forwarder(data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], Any]:
     monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
     handler = load_handler("DataPlatformForwarderFunction")
-    with pytest.raises(DataPlatformUnavailable, match="500"):
-        handler(sample("data_platform_forwarder.json"), LambdaContext())
+    return lambda event: handler(event, LambdaContext())
+
+
+def test_forwarder_reports_the_record_the_data_platform_answers_500_to(
+    data_platform: DataPlatform, forwarder: Callable[[dict[str, Any]], Any]
+) -> None:
+    data_platform.status = 500
+    event = sample("data_platform_forwarder.json")
+    (record,) = event["Records"]
+
+    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}  # and no raise
     assert len(data_platform.received) == 1  # it did reach the platform, which refused it
 
 
-def test_forwarder_raises_when_the_data_platform_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forwarder_reports_only_the_failing_record_of_a_batch(
+    data_platform: DataPlatform, forwarder: Callable[[dict[str, Any]], Any]
+) -> None:
+    data_platform.refused = {"order-refused"}
+    event = forwarder_batch(("m-good", "order-good"), ("m-refused", "order-refused"))
+
+    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": "m-refused"}]}
+    assert [body["orderId"] for _, _, body in data_platform.received] == ["order-good", "order-refused"]
+
+
+def test_forwarder_reports_every_record_when_the_data_platform_is_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     closed = DataPlatform()
     url = closed.url
     closed.close()  # nothing listens on that port any more
     monkeypatch.setenv("DATA_PLATFORM_URL", url)
     handler = load_handler("DataPlatformForwarderFunction")
-    with pytest.raises(DataPlatformUnavailable, match="unreachable"):
-        handler(sample("data_platform_forwarder.json"), LambdaContext())
+    event = forwarder_batch(("m-1", "order-1"), ("m-2", "order-2"))
+
+    answer = handler(event, LambdaContext())
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
 
 
-def test_forwarder_refuses_an_event_that_is_not_an_order_completed(
-    data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        pytest.param(lambda e: {**e, "detail": {**e["detail"], "eventName": "REMOVE"}}, id="a removal"),
+        pytest.param(lambda e: {**e, "detail-type": "OrderCancelled"}, id="another detail-type"),
+        pytest.param(lambda e: "not an event", id="not an object"),
+        pytest.param(None, id="not JSON"),
+    ],
+)
+def test_forwarder_reports_a_record_that_is_not_an_order_completed(
+    data_platform: DataPlatform,
+    forwarder: Callable[[dict[str, Any]], Any],
+    spoil: Callable[[dict[str, Any]], Any] | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
-    handler = load_handler("DataPlatformForwarderFunction")
-    event = sample("data_platform_forwarder.json")
-    event["detail"]["eventName"] = "REMOVE"
-    with pytest.raises(ValueError):
-        handler(event, LambdaContext())
-    assert data_platform.received == []
+    event = forwarder_batch(("m-bad", "order-bad"), ("m-good", "order-good"))
+    bad = event["Records"][0]
+    bad["body"] = json.dumps(spoil(json.loads(bad["body"]))) if spoil else "{not json"
+
+    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+    assert [body["orderId"] for _, _, body in data_platform.received] == ["order-good"]
+    assert any(
+        r.getMessage().startswith("MALFORMED RECORD") and getattr(r, "message_id", None) == "m-bad"
+        for r in caplog.records
+    )

@@ -33,10 +33,10 @@ class DataPlatformService:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-                status = response.status
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS):  # noqa: S310
+                pass
+        except urllib.error.HTTPError as error:  # urlopen raises for every status but 2xx
+            raise DataPlatformUnavailable(f"data platform answered {error.code}") from error
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             raise DataPlatformUnavailable(f"data platform unreachable: {error}") from error
-        if not 200 <= status < 300:
-            raise DataPlatformUnavailable(f"data platform answered {status}")
         logger.info("order sent to the data platform", extra={"order_id": order.order_id})

@@ -352,3 +352,85 @@ def test_endless_conflicts_are_answered_409_concurrent_update(shop: Any, monkeyp
     status, body = order(shop, [("pen", 1)])
     assert (status, body["code"]) == (409, "CONCURRENT_UPDATE")
     assert stock("pen") == 10
+
+
+def test_the_transaction_refuses_a_coupon_expired_in_the_meantime(shop: Any, aws: Any) -> None:
+    from shop.repositories.coupons import CouponRepository
+
+    coupon_id = coupon_for(shop, "buyer", {"type": "FIXED", "amount": 1_000}, valid_days=1)
+    coupon = CouponRepository().get_issued("buyer", coupon_id)
+    assert coupon is not None
+    before = snapshot(aws)
+    with pytest.raises(InvalidCoupon):
+        OrderRepository().place(
+            placed_at(coupon.expires_at, [(priced("pen", 1_500, 10), 1)], coupon),
+            {"pen": priced("pen", 1_500, 10)},
+            coupon,
+        )
+    assert snapshot(aws) == before
+
+
+def placed_at(at: datetime, lines: list[tuple[Product, int]], coupon: Any) -> Any:
+    from shop.models.order import Order, OrderItem
+
+    items = [OrderItem(product_id=p.product_id, name=p.name, unit_price=p.price, quantity=q) for p, q in lines]
+    total = sum(item.amount for item in items)
+    return Order(
+        order_id="at-expiry",
+        user_id="buyer",
+        items=items,
+        total_amount=total,
+        discount_amount=0,
+        paid_amount=total,
+        issued_coupon_id=coupon.issued_coupon_id,
+        status="PAID",
+        created_at=at,
+    )
+
+
+class RecordingClient:
+    """Answers each call with the next of `answers` (an error code, or None for success) and
+    records the ClientRequestToken each call carried."""
+
+    def __init__(self, answers: list[str | None]) -> None:
+        self.answers = answers
+        self.tokens: list[str] = []
+
+    def transact_write_items(self, **call: Any) -> None:
+        self.tokens.append(call["ClientRequestToken"])
+        code = self.answers.pop(0)
+        if code == "conflict":
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        if code is not None:
+            raise ClientError({"Error": {"Code": code, "Message": code}}, "TransactWriteItems")
+
+
+def test_a_transaction_whose_outcome_is_unknown_is_retried_with_the_same_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = RecordingClient(["TransactionInProgressException", None])
+    monkeypatch.setattr(dynamodb, "client", lambda: fake)
+    dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+    assert len(fake.tokens) == 2
+    assert fake.tokens[0] == fake.tokens[1]
+
+
+def test_a_cancelled_transaction_is_retried_as_a_new_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = RecordingClient(["conflict", "conflict", None])
+    monkeypatch.setattr(dynamodb, "client", lambda: fake)
+    dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+    assert len(set(fake.tokens)) == 3
+
+
+def test_another_failure_of_a_transaction_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = RecordingClient(["ValidationException"])
+    monkeypatch.setattr(dynamodb, "client", lambda: fake)
+    with pytest.raises(ClientError):
+        dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+    assert len(fake.tokens) == 1

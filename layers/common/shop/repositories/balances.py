@@ -28,7 +28,8 @@ class BalanceRepository:
     def add(self, user_id: str, amount: int, limit: int) -> int:
         """Add `amount` in one conditional write that refuses a balance above `limit`."""
         try:
-            result = self._table.update_item(
+            result = dynamodb.update_item_once(
+                self._table_name,
                 Key={"userId": user_id},
                 UpdateExpression="ADD balance :amount SET updatedAt = :now",
                 ConditionExpression="attribute_not_exists(balance) OR balance <= :highest_before",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
@@ -17,10 +18,11 @@ from botocore.exceptions import ClientError
 from shop.errors import ConcurrentUpdate
 from shop.settings import settings
 
+# Short timeouts and few attempts: a stalled call fails well within a function's 10 s.
 _CONFIG = Config(
-    retries={"max_attempts": 5, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=10,
+    retries={"total_max_attempts": 3, "mode": "standard"},
+    connect_timeout=1,
+    read_timeout=3,
     max_pool_connections=50,
 )
 
@@ -28,9 +30,13 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+_SINGLE_ATTEMPT = _CONFIG.merge(Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
 @cache
-def _resource(endpoint_url: str) -> Any:
-    return boto3.resource("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+def _resource(endpoint_url: str, single_attempt: bool = False) -> Any:
+    config = _SINGLE_ATTEMPT if single_attempt else _CONFIG
+    return boto3.resource("dynamodb", endpoint_url=endpoint_url or None, config=config)
 
 
 def resource() -> Any:
@@ -50,6 +56,31 @@ def client() -> Any:
 
 def table(name: str) -> Any:
     return resource().Table(name)
+
+
+_NOT_APPLIED = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+
+
+def update_item_once(table_name: str, *, sleep: Callable[[float], None] | None = None, **update: Any) -> Any:
+    """An UpdateItem that is never sent again once it may have been applied.
+
+    botocore retries a request whose answer was lost (a connection reset, a 500); an `ADD` sent
+    twice adds twice. This update is retried only after an answer saying it was not applied
+    (throttling); any other failure reaches the caller, who cannot tell whether it applied."""
+    pause = sleep or time.sleep
+    for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+        if attempt:
+            pause(backoff(attempt))
+        try:
+            return _resource(settings().dynamodb_endpoint_url, True).Table(table_name).update_item(**update)
+        except ClientError as error:
+            if error_code(error) not in _NOT_APPLIED or attempt == MAX_TRANSACTION_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def reset_clients() -> None:
@@ -96,40 +127,51 @@ MAX_TRANSACTION_ATTEMPTS = 8
 _BACKOFF_BASE_SECONDS = 0.02
 _BACKOFF_CAP_SECONDS = 0.5
 
-
 _RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-_RETRYABLE_ERRORS = {"TransactionConflictException", "TransactionInProgressException"}
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a pause drawn up to 20 ms doubled per attempt, at most 500 ms."""
+    return random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
 
 
 def transact_write(
     items: list[dict[str, Any]],
     refusal: Callable[[list[dict[str, Any]]], Exception],
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> None:
     """Run one TransactWriteItems, retrying conflicts with concurrent changes.
 
     When a condition fails, `refusal` reads the cancellation reasons (one per item, in order)
     and returns the domain error to raise. A cancellation caused only by a conflict with a
-    concurrent transaction is tried again with full-jitter backoff, at most
+    concurrent transaction (or throttling) is tried again with full-jitter backoff, at most
     MAX_TRANSACTION_ATTEMPTS times, then answered with `ConcurrentUpdate`.
+
+    Every attempt carries a ClientRequestToken, so DynamoDB applies the transaction at most once:
+    the same token while an attempt's outcome is unknown (botocore resending a request whose
+    answer was lost, a TransactionInProgressException), a new one after a cancellation, which
+    applied nothing.
     """
+    pause = sleep or time.sleep
+    token = uuid.uuid4().hex
     for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+        if attempt:
+            pause(backoff(attempt))
         try:
-            client().transact_write_items(TransactItems=items)
+            client().transact_write_items(TransactItems=items, ClientRequestToken=token)
             return
         except ClientError as error:
             code = error_code(error)
-            reasons = cancellation_reasons(error)
-            if code == "TransactionCanceledException" and any(map(failed_condition, reasons)):
-                raise refusal(reasons) from error
-            retryable = code in _RETRYABLE_ERRORS or (
-                code == "TransactionCanceledException"
-                and any(reason.get("Code") in _RETRYABLE_REASONS for reason in reasons)
-            )
-            if not retryable:
+            if code == "TransactionCanceledException":
+                reasons = cancellation_reasons(error)
+                if any(map(failed_condition, reasons)):
+                    raise refusal(reasons) from error
+                if not any(reason.get("Code") in _RETRYABLE_REASONS for reason in reasons):
+                    raise
+                token = uuid.uuid4().hex
+            elif code != "TransactionInProgressException":
                 raise
-        sleep(random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))
     raise ConcurrentUpdate()
 
 

@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 import re
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shop.errors import InvalidCursor, ProductNotFound
+from shop.errors import ConcurrentUpdate, InvalidCursor, ProductNotFound
 from shop.ids import ID_PATTERN
 from shop.models.product import Product
 from shop.repositories import dynamodb
@@ -41,12 +42,18 @@ class ProductRepository:
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for attempt in range(dynamodb.MAX_TRANSACTION_ATTEMPTS):
+                if attempt:
+                    time.sleep(dynamodb.backoff(attempt))
                 answer = dynamodb.resource().batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self._table_name, []):
                     product = Product.model_validate(dynamodb.plain(item))
                     found[product.product_id] = product
                 request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise ConcurrentUpdate()
         return found
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[Product], str | None]:
@@ -67,7 +74,8 @@ class ProductRepository:
 
     def restock(self, product_id: str, quantity: int) -> Product:
         try:
-            answer = self._table.update_item(
+            answer = dynamodb.update_item_once(
+                self._table_name,
                 Key={"productId": product_id},
                 UpdateExpression="ADD stock :quantity",
                 ConditionExpression="attribute_exists(productId)",

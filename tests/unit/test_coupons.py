@@ -141,3 +141,54 @@ def test_a_used_coupon_is_listed_as_used(api: Any, seeded: None) -> None:
 
 def test_a_user_with_no_coupons_gets_an_empty_list(api: Any) -> None:
     assert api.call(LIST, "GET", "/users/nobody/coupons") == (200, {"items": []})
+
+
+def contended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every issue transaction conflicts with a concurrent one, however often it is retried."""
+    from botocore.exceptions import ClientError
+
+    from shop.repositories import dynamodb
+
+    class Contended:
+        def transact_write_items(self, **_: Any) -> None:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+
+    monkeypatch.setattr(dynamodb, "client", lambda: Contended())
+    monkeypatch.setattr(dynamodb.time, "sleep", lambda _: None)
+
+
+def test_a_contended_issue_that_gives_up_is_asked_to_retry(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    coupon_id = campaign(api, quantity=5)
+    contended(monkeypatch)
+    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})
+    assert (status, body["code"]) == (409, "CONCURRENT_UPDATE")
+    assert remaining(api, coupon_id) == 5
+
+
+def test_a_contended_issue_of_a_campaign_sold_out_meanwhile_is_sold_out(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shop.repositories.coupons import CouponRepository
+
+    coupon_id = campaign(api, quantity=1)
+    real_get = CouponRepository.get
+    reads: list[str] = []
+
+    def sold_out_after_first_read(self: CouponRepository, wanted: str) -> Any:
+        coupon = real_get(self, wanted)
+        reads.append(wanted)
+        if len(reads) > 1 and coupon is not None:
+            return coupon.model_copy(update={"remaining_quantity": 0})
+        return coupon
+
+    monkeypatch.setattr(CouponRepository, "get", sold_out_after_first_read)
+    contended(monkeypatch)
+    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})
+    assert (status, body["code"]) == (409, "COUPON_SOLD_OUT")
+    assert len(reads) == 2

@@ -7,7 +7,7 @@ from datetime import timedelta
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import clock
-from shop.errors import CouponNotFound, CouponSoldOut
+from shop.errors import ConcurrentUpdate, CouponNotFound, CouponSoldOut
 from shop.ids import issued_coupon_id, new_id
 from shop.models.coupon import Coupon, IssuedCoupon, IssuedCouponList, NewCoupon
 from shop.observability import metrics
@@ -57,7 +57,14 @@ class CouponService:
                 issued_at=issued_at,
                 expires_at=issued_at + timedelta(days=campaign.valid_days),
             )
-            self._coupons.issue(issued)
+            try:
+                self._coupons.issue(issued)
+            except ConcurrentUpdate:
+                # The campaign item stayed contended through every retry: if it is sold out by
+                # now, that is the answer; otherwise the client is asked to retry.
+                if self.coupon(coupon_id).remaining_quantity <= 0:
+                    raise CouponSoldOut(coupon_id) from None
+                raise
         except CouponSoldOut:
             metrics.add_metric(name="CouponSoldOut", unit=MetricUnit.Count, value=1)
             raise

@@ -5,17 +5,30 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from shop.errors import ShopError
 from shop.models.order import Order
 from shop.observability import logger
 from shop.settings import settings
 
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 5
+"""Per order: a batch of 5 waits at most 25 s, within the forwarder's 30 s."""
 
 
 class DataPlatformUnavailable(ShopError):
     """The data platform did not take the order; the delivery is retried."""
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is not a delivery: urllib would follow a 301 or 302 to a POST with a GET
+    without the body, and the order would be taken as sent."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
 
 
 class DataPlatformService:
@@ -33,9 +46,9 @@ class DataPlatformService:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS):  # noqa: S310
+            with _OPENER.open(request, timeout=TIMEOUT_SECONDS):
                 pass
-        except urllib.error.HTTPError as error:  # urlopen raises for every status but 2xx
+        except urllib.error.HTTPError as error:  # raised for every status but 2xx
             raise DataPlatformUnavailable(f"data platform answered {error.code}") from error
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             raise DataPlatformUnavailable(f"data platform unreachable: {error}") from error

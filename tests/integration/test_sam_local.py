@@ -226,11 +226,12 @@ def _list_products(run: Run) -> None:
 def _count_sales(run: Run) -> None:
     image = run.event["detail"]["dynamodb"]["NewImage"]
     order_id, day = image["orderId"]["S"], image["createdAt"]["S"][:10]
-    units = sum(int(line["M"]["quantity"]["N"]) for line in image["items"]["L"])
+    lines = {line["M"]["productId"]["S"]: int(line["M"]["quantity"]["N"]) for line in image["items"]["L"]}
     answer = run.invoke()
     assert answer.raw == {"orderId": order_id, "status": "COUNTED"}, answer.why()
-    total = run.tables.item("SalesTable", pk=f"DAY#{day}", sk="TOTAL")
-    assert total is not None and total["units"] == units, f"SalesTable has no day count for {day}: {total}"
+    for product_id, units in lines.items():
+        count = run.tables.item("SalesTable", pk=f"DAY#{day}", sk=f"PRODUCT#{product_id}")
+        assert count is not None and count["units"] == units, f"no day count of {product_id} for {day}: {count}"
     assert run.tables.item("SalesTable", pk=f"ORDER#{order_id}", sk="COUNTED") is not None
 
 

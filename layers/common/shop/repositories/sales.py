@@ -2,7 +2,6 @@
 
 Items (key `pk`, `sk`):
 - `DAY#<yyyy-mm-dd>` / `PRODUCT#<productId>`: `{units, name, price}` for that day;
-- `DAY#<yyyy-mm-dd>` / `TOTAL`: `{units}` sold that day, all products;
 - `ORDER#<orderId>` / `COUNTED`: the order was counted (an event delivered twice counts once);
 - `RANKING` / `<yyyy-mm-dd>`: the ranking of the window ending that day, `{items, version}`.
 Day and order items expire (`expiresAt`) once no window can need them.
@@ -73,21 +72,12 @@ class SalesRepository:
             }
             for line in order.items
         ]
-        total = {
-            "Update": {
-                "TableName": self._table_name,
-                "Key": dynamodb.to_attribute_values({"pk": day_key, "sk": "TOTAL"}),
-                "UpdateExpression": "ADD units :units SET expiresAt = :expires",
-                "ExpressionAttributeValues": dynamodb.to_attribute_values(
-                    {":units": sum(line.quantity for line in order.items), ":expires": expires_at}
-                ),
-            }
-        }
-        dynamodb.transact_write([marker, *products, total], lambda reasons: AlreadyCounted(order.order_id))
+        dynamodb.transact_write([marker, *products], lambda reasons: AlreadyCounted(order.order_id))
 
     def day(self, day: date) -> tuple[list[ProductSales], int]:
         """The day's sales per product and the day's total units (cost grows with the number of
-        products sold that day, not with the number of orders)."""
+        products sold that day, not with the number of orders). No item holds the total: every
+        count would update it, and concurrent counts would conflict on it."""
         query: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(f"DAY#{day.isoformat()}"),
             "ConsistentRead": True,
@@ -97,17 +87,15 @@ class SalesRepository:
         while True:
             answer = self._table.query(**query)
             for item in map(dynamodb.plain, answer.get("Items", [])):
-                if item["sk"] == "TOTAL":
-                    total = item["units"]
-                else:
-                    sales.append(
-                        ProductSales(
-                            product_id=item["productId"],
-                            name=item["name"],
-                            price=item["price"],
-                            sold_quantity=item["units"],
-                        )
+                sales.append(
+                    ProductSales(
+                        product_id=item["productId"],
+                        name=item["name"],
+                        price=item["price"],
+                        sold_quantity=item["units"],
                     )
+                )
+                total += item["units"]
             if "LastEvaluatedKey" not in answer:
                 return sales, total
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

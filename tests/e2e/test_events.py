@@ -159,7 +159,7 @@ def test_the_template_routes_order_completed_to_the_forwarder_through_its_queue(
         "DataPlatformForwarderFunction.OrderCompleted",
         "DataPlatformForwarderFunction",
         "DataPlatformQueue",
-        batch_size=10,
+        batch_size=5,
         batching_window_seconds=1.0,
         report_batch_item_failures=True,
     )

@@ -16,7 +16,8 @@ Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
 
 
 def new_id() -> str:
-    """A new time-ordered id: 10 hex digits of milliseconds, then 16 random hex digits."""
+    """A new time-ordered id: the milliseconds since the epoch in hex (11 digits until the year
+    2527), then 16 random hex digits."""
     return f"{int(time.time() * 1000):010x}{secrets.token_hex(8)}"
 
 

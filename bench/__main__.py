@@ -125,6 +125,7 @@ def main() -> int:
         meter = Meter(probe, keys)
         meter.instrument(dynamodb.client())
         meter.instrument(dynamodb.resource().meta.client)
+        meter.instrument(dynamodb.single_attempt_resource().meta.client)
 
         def truncate() -> None:
             truncate_tables(probe)

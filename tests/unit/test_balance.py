@@ -153,5 +153,5 @@ def test_a_throttled_charge_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> No
 def test_the_charge_client_makes_a_single_attempt() -> None:
     """botocore itself must not resend the charge either."""
     dynamodb.reset_clients()
-    config = dynamodb._resource("", True).meta.client.meta.config
+    config = dynamodb.single_attempt_resource().meta.client.meta.config
     assert config.retries["total_max_attempts"] == 1

@@ -49,6 +49,11 @@ def _client(endpoint_url: str) -> Any:
     return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
 
 
+def single_attempt_resource() -> Any:
+    """The resource for writes that must not be resent by botocore (see `update_item_once`)."""
+    return _resource(settings().dynamodb_endpoint_url, True)
+
+
 def client() -> Any:
     """The low-level client (DynamoDB JSON in and out), for transactions."""
     return _client(settings().dynamodb_endpoint_url)
@@ -76,7 +81,7 @@ def update_item_once(table_name: str, *, sleep: Callable[[float], None] | None =
         if attempt:
             pause(backoff(attempt))
         try:
-            return _resource(settings().dynamodb_endpoint_url, True).Table(table_name).update_item(**update)
+            return single_attempt_resource().Table(table_name).update_item(**update)
         except ClientError as error:
             if error_code(error) not in _NOT_APPLIED or attempt == MAX_TRANSACTION_ATTEMPTS - 1:
                 raise

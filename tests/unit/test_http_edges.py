@@ -651,3 +651,18 @@ def test_a_database_failure_is_a_500_internal_error(api: Api, aws: Any, seeded: 
     finally:
         create_tables(aws)
         seed()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/json;charset=utf-8"]
+)
+def test_a_json_media_type_is_read_whatever_its_case(api: Any, content_type: str) -> None:
+    user = f"case-{len(content_type)}"
+    status, body = api.call(
+        "BalanceChargeFunction",
+        "POST",
+        f"/users/{user}/balance/charge",
+        raw_body='{"amount": 700}',
+        headers={"Content-Type": content_type},
+    )
+    assert (status, body) == (200, {"userId": user, "balance": 700})

@@ -48,6 +48,17 @@ def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict
     )
 
 
+def unsupported_media_type() -> dict[str, Any]:
+    """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
+    body = ErrorBody(code="INVALID_REQUEST", message="body: Content-Type must be application/json")
+    return {
+        "statusCode": int(HTTPStatus.BAD_REQUEST),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": body.model_dump_json(),
+        "isBase64Encoded": False,
+    }
+
+
 def describe_validation_errors(details: Sequence[Any]) -> str:
     """One line naming each field that failed and why, e.g. `body.amount: Input should be ...`."""
     parts = []

@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop.api import errors
 from shop.ids import ID_PATTERN
-from shop.models.errors import ErrorBody
 from shop.observability import logger, metrics
 
 UserId = Annotated[str, Path(pattern=ID_PATTERN, description="User id")]
@@ -41,21 +40,20 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
-def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The answer to a body that declares itself other than JSON (form or multipart bodies would
-    otherwise be parsed as form fields), or None."""
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if not event.get("body") or content_type in ("", "application/json") or content_type.endswith("+json"):
+def json_request(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The event with its body's media type spelled as the resolver expects (`application/json`,
+    whatever the case), or None when the body declares another media type: form or multipart
+    bodies would otherwise be parsed as fields."""
+    headers = event.get("headers") or {}
+    declared = next((key for key in headers if str(key).lower() == "content-type"), None)
+    if declared is None or not event.get("body"):
+        return event
+    media_type, _, parameters = str(headers[declared]).partition(";")
+    if media_type.strip().lower() != "application/json":
         return None
-    status = HTTPStatus.BAD_REQUEST
-    body = ErrorBody(code="INVALID_REQUEST", message="body: Content-Type must be application/json")
-    return {
-        "statusCode": int(status),
-        "headers": {"Content-Type": "application/json"},
-        "body": body.model_dump_json(),
-        "isBase64Encoded": False,
-    }
+    normalised = {k: v for k, v in headers.items() if k != declared}
+    normalised["content-type"] = "application/json" + (f";{parameters}" if parameters else "")
+    return {**event, "headers": normalised}
 
 
 def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
@@ -65,6 +63,9 @@ def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lambda
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return unsupported_media_type(event) or app.resolve(event, context)
+        request = json_request(event)
+        if request is None:
+            return errors.unsupported_media_type()
+        return app.resolve(request, context)
 
     return handler

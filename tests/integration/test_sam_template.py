@@ -212,3 +212,17 @@ def test_the_data_platform_queue_retries_for_a_day_before_its_dead_letter_queue(
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert statement["Action"] == "sqs:SendMessage"
         assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+
+
+def test_the_orders_pipe_dead_letters_a_record_before_the_stream_drops_it() -> None:
+    """A DynamoDB stream keeps a record 24 hours: a pipe that retries past that loses it silently."""
+    stream_retention = 24 * 3600
+    (pipe,) = template.resources("AWS::Pipes::Pipe").values()
+    source = pipe["Properties"]["SourceParameters"]["DynamoDBStreamParameters"]
+    assert source["StartingPosition"] == "TRIM_HORIZON"
+    assert 0 < source["MaximumRecordAgeInSeconds"] < stream_retention
+    assert source["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["OrdersPipeDeadLetterQueue", "Arn"]}
+    assert (
+        template.resources("AWS::SQS::Queue")["OrdersPipeDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
+        >= 7 * 24 * 3600
+    )

@@ -336,3 +336,33 @@ def test_reading_the_ranking_costs_one_get_item_however_many_orders(
     assert len(body["items"]) == 5
     assert sum(i["soldQuantity"] for i in body["items"]) > 0
     assert dynamodb_calls == ["GetItem"]  # the same for 10 and for 200 orders
+
+
+def test_sales_counting_writes_no_item_every_count_would_share() -> None:
+    """Concurrent counts conflict on any item they all update: each count touches only its order's
+    marker and its products' day counts."""
+    from datetime import datetime
+    from unittest.mock import patch
+
+    from shop.models.order import Order, OrderItem
+    from shop.repositories.sales import SalesRepository
+
+    order = Order(
+        order_id="o-1",
+        user_id="u-1",
+        items=[OrderItem(product_id="p-1", name="P", unit_price=10, quantity=2)],
+        total_amount=20,
+        discount_amount=0,
+        paid_amount=20,
+        issued_coupon_id=None,
+        status="PAID",
+        created_at=datetime.fromisoformat("2026-11-24T09:30:00+09:00"),
+    )
+    with patch("shop.repositories.dynamodb.transact_write") as transact:
+        SalesRepository("SalesTable").count(order, order.created_at.date())
+    (items, _), _ = transact.call_args
+    keys = [(next(iter(item.values())).get("Key") or next(iter(item.values()))["Item"]) for item in items]
+    assert [(key["pk"]["S"], key["sk"]["S"]) for key in keys] == [
+        ("ORDER#o-1", "COUNTED"),
+        ("DAY#2026-11-24", "PRODUCT#p-1"),
+    ]

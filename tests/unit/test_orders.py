@@ -342,7 +342,7 @@ def test_endless_conflicts_give_up_with_concurrent_update(monkeypatch: pytest.Mo
     monkeypatch.setattr(dynamodb, "client", lambda: fake)
     with pytest.raises(ConcurrentUpdate):
         dynamodb.transact_write([{}, {}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
-    assert fake.calls == dynamodb.MAX_TRANSACTION_ATTEMPTS
+    assert fake.calls == dynamodb.MAX_ATTEMPTS
 
 
 def test_endless_conflicts_are_answered_409_concurrent_update(shop: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -63,6 +63,21 @@ def table(name: str) -> Any:
     return resource().Table(name)
 
 
+MAX_ATTEMPTS = 8
+_BACKOFF_BASE_SECONDS = 0.02
+_BACKOFF_CAP_SECONDS = 0.5
+
+
+def attempts(sleep: Callable[[float], None] | None = None) -> Iterator[int]:
+    """The attempt numbers of a call retried by the layer, 0 to MAX_ATTEMPTS - 1, with a
+    full-jitter pause before each retry: drawn up to 20 ms doubled per attempt, at most 500 ms."""
+    pause = sleep or time.sleep
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            pause(random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))
+        yield attempt
+
+
 _NOT_APPLIED = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -76,14 +91,11 @@ def update_item_once(table_name: str, *, sleep: Callable[[float], None] | None =
     botocore retries a request whose answer was lost (a connection reset, a 500); an `ADD` sent
     twice adds twice. This update is retried only after an answer saying it was not applied
     (throttling); any other failure reaches the caller, who cannot tell whether it applied."""
-    pause = sleep or time.sleep
-    for attempt in range(MAX_TRANSACTION_ATTEMPTS):
-        if attempt:
-            pause(backoff(attempt))
+    for attempt in attempts(sleep):
         try:
             return single_attempt_resource().Table(table_name).update_item(**update)
         except ClientError as error:
-            if error_code(error) not in _NOT_APPLIED or attempt == MAX_TRANSACTION_ATTEMPTS - 1:
+            if error_code(error) not in _NOT_APPLIED or attempt == MAX_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
@@ -128,16 +140,7 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
     return [dict(reason) for reason in error.response.get("CancellationReasons", [])]
 
 
-MAX_TRANSACTION_ATTEMPTS = 8
-_BACKOFF_BASE_SECONDS = 0.02
-_BACKOFF_CAP_SECONDS = 0.5
-
 _RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-
-
-def backoff(attempt: int) -> float:
-    """Full jitter: a pause drawn up to 20 ms doubled per attempt, at most 500 ms."""
-    return random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
 
 
 def transact_write(
@@ -151,18 +154,15 @@ def transact_write(
     When a condition fails, `refusal` reads the cancellation reasons (one per item, in order)
     and returns the domain error to raise. A cancellation caused only by a conflict with a
     concurrent transaction (or throttling) is tried again with full-jitter backoff, at most
-    MAX_TRANSACTION_ATTEMPTS times, then answered with `ConcurrentUpdate`.
+    MAX_ATTEMPTS times, then answered with `ConcurrentUpdate`.
 
     Every attempt carries a ClientRequestToken, so DynamoDB applies the transaction at most once:
     the same token while an attempt's outcome is unknown (botocore resending a request whose
     answer was lost, a TransactionInProgressException), a new one after a cancellation, which
     applied nothing.
     """
-    pause = sleep or time.sleep
     token = uuid.uuid4().hex
-    for attempt in range(MAX_TRANSACTION_ATTEMPTS):
-        if attempt:
-            pause(backoff(attempt))
+    for _ in attempts(sleep):
         try:
             client().transact_write_items(TransactItems=items, ClientRequestToken=token)
             return

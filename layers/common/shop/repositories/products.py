@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import re
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -42,9 +41,7 @@ class ProductRepository:
                     "ConsistentRead": True,
                 }
             }
-            for attempt in range(dynamodb.MAX_TRANSACTION_ATTEMPTS):
-                if attempt:
-                    time.sleep(dynamodb.backoff(attempt))
+            for _ in dynamodb.attempts():
                 answer = dynamodb.resource().batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self._table_name, []):
                     product = Product.model_validate(dynamodb.plain(item))

@@ -32,6 +32,9 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
 }
 
 
+NOT_JSON = "body: Content-Type must be application/json"
+
+
 def documented(*statuses: HTTPStatus) -> dict[int, dict[str, Any]]:
     """The OpenAPI description of the refusals a route can give, each with the error body."""
     return {
@@ -50,7 +53,7 @@ def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict
 
 def unsupported_media_type() -> dict[str, Any]:
     """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
-    body = ErrorBody(code="INVALID_REQUEST", message="body: Content-Type must be application/json")
+    body = ErrorBody(code="INVALID_REQUEST", message=NOT_JSON)
     return {
         "statusCode": int(HTTPStatus.BAD_REQUEST),
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
@@ -95,7 +98,7 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", "body: Content-Type must be application/json")
+        return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", NOT_JSON)
 
     @app.not_found
     def not_found(error: NotFoundError) -> Response[dict[str, Any]]:

@@ -115,7 +115,7 @@ class LocalRuntime:
         self.data_platform = DataPlatformServer(HOST, self.data_platform_port).start()
         self._stops.append(self.data_platform.stop)
 
-        from local_runtime.functions import InProcessLambda, environment, stacks
+        from local_runtime.functions import InProcessLambda, stacks
 
         self.progress("reading template.yaml with SAM CLI ...")
         stack_list = stacks(
@@ -130,14 +130,9 @@ class LocalRuntime:
 
         if self.seed:
             self.progress("seeding a sample catalogue, coupon campaigns and users ...")
-            from shop.repositories import dynamodb as layer_dynamodb
+            from local_runtime.seed import seed_at
 
-            # The seed writes through the layer, in the environment a function of the template has.
-            with environment(self.functions["CatalogueAdminFunction"].variables):
-                layer_dynamodb.reset_clients()
-                from local_runtime.seed import seed
-
-                seed()
+            seed_at(endpoint, REGION)
 
         from local_runtime.events import Backoff, EventRuntime
 

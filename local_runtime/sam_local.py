@@ -351,46 +351,26 @@ def function_for_event(event: Path | str) -> str | None:
     return max(matches)[1] if matches else None
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def seed_tables(endpoint: str) -> None:
-    """Create the template's tables on `endpoint` and put the sample data (`local_runtime.seed`)
-    through the layer's repositories, as `make run` does."""
+    """Create the template's tables on `endpoint` and put the sample data, as `make run` does."""
     layer = str(ROOT / "layers" / "common")
     if layer not in sys.path:
         sys.path.insert(0, layer)
     import boto3
 
-    from local_runtime.seed import seed
+    from local_runtime.functions import DUMMY_CREDENTIALS
+    from local_runtime.seed import seed_at
     from local_runtime.tables import create_tables
-    from shop.repositories import dynamodb as layer_dynamodb
 
-    variables = {
-        "DYNAMODB_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }
-    with _environment(variables):
-        create_tables(boto3.client("dynamodb", endpoint_url=endpoint))
-        layer_dynamodb.reset_clients()
-        try:
-            seed()
-        finally:
-            layer_dynamodb.reset_clients()
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIALS["key"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["secret"],
+    )
+    create_tables(client)
+    seed_at(endpoint, REGION)
 
 
 @dataclass

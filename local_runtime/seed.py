@@ -41,6 +41,27 @@ COUPONS = [
 BALANCES = {"user-1": 1_000_000, "user-2": 500_000}
 
 
+def seed_at(endpoint: str, region: str = "us-east-1") -> None:
+    """Put the sample data on the DynamoDB at `endpoint`, through the layer's repositories, with
+    the template's table names and local credentials."""
+    from local_runtime.functions import DUMMY_CREDENTIALS, environment
+    from shop.repositories import dynamodb
+
+    variables = {
+        "DYNAMODB_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["key"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["secret"],
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+    with environment(variables):
+        dynamodb.reset_clients()
+        try:
+            seed()
+        finally:
+            dynamodb.reset_clients()
+
+
 def seed() -> None:
     """Put the sample data (once: products and coupons that exist are left as they are)."""
     products, coupons, balances = ProductRepository(), CouponRepository(), BalanceRepository()

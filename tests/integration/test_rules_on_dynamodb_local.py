@@ -25,7 +25,7 @@ from shop.errors import (
 from shop.ids import issued_coupon_id
 from shop.models.balance import BALANCE_LIMIT
 from shop.models.coupon import Coupon, FixedDiscount, IssuedCoupon
-from shop.models.order import Order, OrderItem, PlaceOrder
+from shop.models.order import PlaceOrder
 from shop.models.product import Product
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
@@ -35,6 +35,7 @@ from shop.repositories.sales import AlreadyCounted, SalesRepository
 from shop.services.balance import BalanceService
 from shop.services.coupons import CouponService
 from shop.services.orders import OrderService
+from tests.support.orders import paid_order
 
 
 def race(calls: list[Any], workers: int = 16) -> Counter[str]:
@@ -170,24 +171,12 @@ def test_one_coupon_raced_by_its_owner_is_used_once(local_db: Any) -> None:
     assert BalanceRepository().get("owner") == 100_000 - 200
 
 
-def direct_order(lines: list[tuple[Product, int]], user_id: str, coupon: IssuedCoupon | None = None) -> Order:
-    items = [OrderItem(product_id=p.product_id, name=p.name, unit_price=p.price, quantity=q) for p, q in lines]
-    total = sum(item.amount for item in items)
-    return Order(
-        order_id=f"o-{user_id}",
-        user_id=user_id,
-        items=items,
-        total_amount=total,
-        discount_amount=0,
-        paid_amount=total,
-        issued_coupon_id=coupon.issued_coupon_id if coupon else None,
-        status="PAID",
-        created_at=clock.now(),
-    )
-
-
 def place(lines: list[tuple[Product, int]], user_id: str = "payer", coupon: IssuedCoupon | None = None) -> None:
-    OrderRepository().place(direct_order(lines, user_id, coupon), {p.product_id: p for p, _ in lines}, coupon)
+    OrderRepository().place(
+        paid_order(lines, order_id=f"o-{user_id}", user_id=user_id, coupon=coupon),
+        {p.product_id: p for p, _ in lines},
+        coupon,
+    )
 
 
 def test_the_order_transaction_names_the_condition_that_failed(local_db: Any) -> None:
@@ -216,7 +205,7 @@ def test_the_order_transaction_names_the_condition_that_failed(local_db: Any) ->
 
 def test_an_order_is_counted_once_however_often_it_is_delivered(local_db: Any) -> None:
     pen = Product(product_id="pen", name="Pen", price=100, stock=5)
-    order = direct_order([(pen, 3)], "counted")
+    order = paid_order([(pen, 3)], order_id="o-counted", user_id="counted")
     day = clock.business_day(order.created_at)
     sales = SalesRepository()
     sales.count(order, day)

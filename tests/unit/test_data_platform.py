@@ -10,19 +10,14 @@ from typing import Any
 
 import pytest
 
-from shop.models.order import Order, OrderItem
+from shop.models.order import Order
+from shop.models.product import Product
 from shop.services.data_platform import DataPlatformService, DataPlatformUnavailable
+from tests.support.orders import paid_order
 
-ORDER = Order(
-    order_id="o-1",
-    user_id="u-1",
-    items=[OrderItem(product_id="p", name="P", unit_price=100, quantity=2)],
-    total_amount=200,
-    discount_amount=0,
-    paid_amount=200,
-    issued_coupon_id=None,
-    status="PAID",
-    created_at=datetime.fromisoformat("2026-11-24T09:30:00+09:00"),
+ORDER = paid_order(
+    [(Product(product_id="p", name="P", price=100, stock=5), 2)],
+    at=datetime.fromisoformat("2026-11-24T09:30:00+09:00"),
 )
 
 

@@ -15,6 +15,7 @@ from shop.models.product import Product
 from shop.repositories import dynamodb
 from shop.repositories.orders import OrderRepository, PriceChanged
 from shop.repositories.products import ProductRepository
+from tests.support.orders import paid_order
 
 ORDER = "OrderPlacementFunction"
 ADMIN = "CatalogueAdminFunction"
@@ -234,21 +235,7 @@ def priced(product_id: str, price: int, stock: int) -> Product:
 
 
 def place_directly(shop: Any, lines: list[tuple[Product, int]], user_id: str = "buyer", coupon: Any = None) -> None:
-    from shop.models.order import Order, OrderItem
-
-    items = [OrderItem(product_id=p.product_id, name=p.name, unit_price=p.price, quantity=q) for p, q in lines]
-    total = sum(item.amount for item in items)
-    placed = Order(
-        order_id="direct",
-        user_id=user_id,
-        items=items,
-        total_amount=total,
-        discount_amount=0,
-        paid_amount=total,
-        issued_coupon_id=None if coupon is None else coupon.issued_coupon_id,
-        status="PAID",
-        created_at=clock.now(),
-    )
+    placed = paid_order(lines, order_id="direct", user_id=user_id, coupon=coupon)
     OrderRepository().place(placed, {p.product_id: p for p, _ in lines}, coupon)
 
 
@@ -363,29 +350,11 @@ def test_the_transaction_refuses_a_coupon_expired_in_the_meantime(shop: Any, aws
     before = snapshot(aws)
     with pytest.raises(InvalidCoupon):
         OrderRepository().place(
-            placed_at(coupon.expires_at, [(priced("pen", 1_500, 10), 1)], coupon),
+            paid_order([(priced("pen", 1_500, 10), 1)], user_id="buyer", coupon=coupon, at=coupon.expires_at),
             {"pen": priced("pen", 1_500, 10)},
             coupon,
         )
     assert snapshot(aws) == before
-
-
-def placed_at(at: datetime, lines: list[tuple[Product, int]], coupon: Any) -> Any:
-    from shop.models.order import Order, OrderItem
-
-    items = [OrderItem(product_id=p.product_id, name=p.name, unit_price=p.price, quantity=q) for p, q in lines]
-    total = sum(item.amount for item in items)
-    return Order(
-        order_id="at-expiry",
-        user_id="buyer",
-        items=items,
-        total_amount=total,
-        discount_amount=0,
-        paid_amount=total,
-        issued_coupon_id=coupon.issued_coupon_id,
-        status="PAID",
-        created_at=at,
-    )
 
 
 class RecordingClient:

@@ -344,19 +344,13 @@ def test_sales_counting_writes_no_item_every_count_would_share() -> None:
     from datetime import datetime
     from unittest.mock import patch
 
-    from shop.models.order import Order, OrderItem
+    from shop.models.product import Product
     from shop.repositories.sales import SalesRepository
+    from tests.support.orders import paid_order
 
-    order = Order(
-        order_id="o-1",
-        user_id="u-1",
-        items=[OrderItem(product_id="p-1", name="P", unit_price=10, quantity=2)],
-        total_amount=20,
-        discount_amount=0,
-        paid_amount=20,
-        issued_coupon_id=None,
-        status="PAID",
-        created_at=datetime.fromisoformat("2026-11-24T09:30:00+09:00"),
+    order = paid_order(
+        [(Product(product_id="p-1", name="P", price=10, stock=5), 2)],
+        at=datetime.fromisoformat("2026-11-24T09:30:00+09:00"),
     )
     with patch("shop.repositories.dynamodb.transact_write") as transact:
         SalesRepository("SalesTable").count(order, order.created_at.date())

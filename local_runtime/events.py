@@ -255,9 +255,7 @@ def pipe_definitions(doc: Mapping[str, Any] | None = None) -> list[PipeDefinitio
     doc = doc or template.load()
     resources = doc["Resources"]
     pipes = []
-    for name, resource in resources.items():
-        if resource.get("Type") != "AWS::Pipes::Pipe":
-            continue
+    for name, resource in template.of_type(doc, "AWS::Pipes::Pipe").items():
         props = resource["Properties"]
         table, bus = _logical_id(props.get("Source")), _logical_id(props.get("Target"))
         if resources.get(table, {}).get("Type") != "AWS::DynamoDB::Table":
@@ -318,9 +316,7 @@ def rules(
     queues = queues or {}
     resources = doc["Resources"]
     found = []
-    for name, resource in resources.items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
+    for name, resource in template.of_type(doc, "AWS::Serverless::Function").items():
         for event_name, event in resource["Properties"].get("Events", {}).items():
             if event.get("Type") != "EventBridgeRule":
                 continue
@@ -336,9 +332,7 @@ def rules(
                     target_name=name,
                 )
             )
-    for name, resource in resources.items():
-        if resource.get("Type") != "AWS::Events::Rule":
-            continue
+    for name, resource in template.of_type(doc, "AWS::Events::Rule").items():
         props = resource.get("Properties", {})
         if str(props.get("State", "ENABLED")) != "ENABLED":
             continue
@@ -396,9 +390,7 @@ def queue_definitions(doc: Mapping[str, Any] | None = None) -> list[QueueDefinit
     """Every AWS::SQS::Queue of the template, with its visibility timeout and redrive policy."""
     doc = doc or template.load()
     found = []
-    for name, resource in doc["Resources"].items():
-        if resource.get("Type") != "AWS::SQS::Queue":
-            continue
+    for name, resource in template.of_type(doc, "AWS::SQS::Queue").items():
         props = resource.get("Properties") or {}
         if props.get("FifoQueue"):
             LOG.warning("queue %s: FIFO ordering is not emulated locally", name)
@@ -604,9 +596,7 @@ def sqs_event_sources(doc: Mapping[str, Any] | None = None) -> list[SqsEventSour
     """Every enabled SQS event of the template's functions."""
     doc = doc or template.load()
     found = []
-    for name, resource in doc["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
+    for name, resource in template.of_type(doc, "AWS::Serverless::Function").items():
         for event_name, event in resource["Properties"].get("Events", {}).items():
             if event.get("Type") != "SQS":
                 continue
@@ -957,7 +947,7 @@ class EventRuntime:
             if queue.definition.dead_letter_queue:
                 queue.dead_letter_queue = self.queues.get(queue.definition.dead_letter_queue)
         all_rules = rules(functions, doc, self.queues)
-        bus_names = {name for name, res in doc["Resources"].items() if res.get("Type") == "AWS::Events::EventBus"}
+        bus_names = set(template.of_type(doc, "AWS::Events::EventBus"))
         self.buses = {name: EventBus(name, all_rules, backoff=backoff) for name in sorted(bus_names)}
         self.event_sources = {
             definition.name: SqsEventSource(

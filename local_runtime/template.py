@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,14 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return dict(yaml_parse(path.read_text()))
 
 
+def of_type(doc: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """A template document's resources of one type, by logical id."""
+    return {name: res for name, res in doc["Resources"].items() if res.get("Type") == kind}
+
+
 def resources(kind: str, path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
     """The template's resources of one type, by logical id."""
-    return {name: res for name, res in load(path)["Resources"].items() if res.get("Type") == kind}
+    return of_type(load(path), kind)
 
 
 def table_definitions(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.auth import bearer
 from tests.support.runtime import *  # noqa: F403 (the session fixtures)
 
 _local = threading.local()
@@ -40,11 +41,18 @@ class Answer:
 class Client:
     """A small JSON client of the API (one keep-alive connection per thread)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url
+        self.headers = headers or {}
 
-    def call(self, method: str, path: str, body: Any = None) -> Answer:
-        response = _session().request(method, self.base_url + path, json=body, timeout=60)
+    def as_user(self, user_id: str, *, admin: bool = False) -> Client:
+        """The same client, calling with `user_id`'s bearer token."""
+        return Client(self.base_url, bearer(user_id, admin=admin))
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+        response = _session().request(
+            method, self.base_url + path, json=body, headers={**self.headers, **(headers or {})}, timeout=60
+        )
         try:
             payload = response.json()
         except ValueError:

@@ -24,8 +24,11 @@ def http_event(
     raw_body: str | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
+    caller: str | None = None,
+    admin: bool = False,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload 2.0 event for `method path`."""
+    """An API Gateway HTTP API payload 2.0 event for `method path`, made by `caller` (the
+    authorizer's context, as API Gateway passes it) when one is given."""
     event = copy.deepcopy(sample("balance_inquiry.json"))
     event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
@@ -40,6 +43,8 @@ def http_event(
         event["body"] = raw_body
     elif body is not None:
         event["body"] = json.dumps(body)
+    if caller is not None:
+        event["requestContext"]["authorizer"] = {"lambda": {"sub": caller, "admin": admin}}
     return event
 
 

@@ -1,0 +1,1 @@
+"""Who the caller is: bearer tokens verified by the HTTP API's Lambda authorizer."""

@@ -15,7 +15,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv java node run test lint format unit integration e2e build validate invoke sam-api openapi bench deploy clean
+.PHONY: help venv java node run token test lint format unit integration e2e build validate invoke sam-api openapi bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ node: java node_modules/.installed ## Install DynamoDB Local and Java to run it
 
 run: venv node ## Serve the whole API on http://127.0.0.1:3000 (PORT=, PERSIST=1 keeps data in .local/)
 	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,)
+
+token: venv ## Print a local access token: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]
+	@test "$(origin USER)" = "command line" || { echo "usage: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]" >&2; exit 2; }
+	@$(PY) -m local_runtime.issuer --user "$(USER)" $(if $(ADMIN),--admin,) $(if $(TTL),--ttl "$(TTL)",)
 
 test: lint unit integration e2e ## Lint, then every test
 	@echo "==> all checks passed"

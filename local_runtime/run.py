@@ -116,6 +116,7 @@ class LocalRuntime:
         self._stops.append(self.data_platform.stop)
 
         from local_runtime.functions import InProcessLambda, stacks
+        from local_runtime.issuer import public_key_parameter
 
         self.progress("reading template.yaml with SAM CLI ...")
         stack_list = stacks(
@@ -123,6 +124,7 @@ class LocalRuntime:
                 "DynamoDbEndpointUrl": endpoint,
                 "DataPlatformUrl": self.data_platform.orders_url,
                 "LogLevel": self.log_level,
+                "LocalTokenPublicKey": public_key_parameter(),
             },
             region=REGION,
         )
@@ -178,16 +180,16 @@ class LocalRuntime:
             "Events:",
             *(f"  {line}" for line in self.events.describe()),
             "",
-            "Try:",
+            "Try (every route but the catalogue's needs a token: make -s token USER=<id> [ADMIN=1]):",
             f"  curl -s {url}/products",
-            f"  curl -s {url}/users/user-1/balance",
-            f"  curl -s -X POST {url}/users/user-1/balance/charge -H 'Content-Type: application/json' "
+            '  AUTH="Authorization: Bearer $(make -s token USER=user-1)"',
+            f'  curl -s {url}/users/user-1/balance -H "$AUTH"',
+            f"  curl -s -X POST {url}/users/user-1/balance/charge -H \"$AUTH\" -H 'Content-Type: application/json' "
             "-d '{\"amount\": 50000}'",
-            f"  curl -s -X POST {url}/coupons/c-flash/issue -H 'Content-Type: application/json' "
-            '-d \'{"userId": "user-1"}\'',
-            f"  curl -s {url}/users/user-1/coupons",
-            f"  curl -s -X POST {url}/orders -H 'Content-Type: application/json' "
-            '-d \'{"userId": "user-1", "items": [{"productId": "p-keyboard", "quantity": 1}]}\'',
+            f"  curl -s -X POST {url}/coupons/c-flash/issue -H \"$AUTH\" -H 'Content-Type: application/json' -d '{{}}'",
+            f'  curl -s {url}/users/user-1/coupons -H "$AUTH"',
+            f"  curl -s -X POST {url}/orders -H \"$AUTH\" -H 'Content-Type: application/json' "
+            '-d \'{"items": [{"productId": "p-keyboard", "quantity": 1}]}\'',
             f"  curl -s {platform}        # the paid order reached the data platform",
             f"  curl -s {url}/products/popular",
             "",

@@ -26,6 +26,7 @@ from local_runtime.functions import load_module
 TITLE = "Shop API"
 OPENAPI_VERSION = "3.1.0"
 ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+BEARER_SCHEME = "bearerAuth"
 
 
 def api_version() -> str:
@@ -52,6 +53,42 @@ def template_routes() -> set[tuple[str, str]]:
             if event.get("Type") == "HttpApi":
                 routes.add((str(event["Properties"]["Path"]), str(event["Properties"]["Method"]).lower()))
     return routes
+
+
+def public_routes() -> set[tuple[str, str]]:
+    """The `(path, method)` routes that opt out of the API's authorizer (`Auth: {Authorizer: NONE}`)."""
+    routes = set()
+    for logical_id in route_functions():
+        events = template.resources("AWS::Serverless::Function")[logical_id]["Properties"]["Events"]
+        for event in events.values():
+            properties = event["Properties"]
+            if event.get("Type") == "HttpApi" and properties.get("Auth", {}).get("Authorizer") == "NONE":
+                routes.add((str(properties["Path"]), str(properties["Method"]).lower()))
+    return routes
+
+
+def _declare_bearer_tokens(document: dict[str, Any]) -> None:
+    """Every route but the public ones needs `Authorization: Bearer <JWT>`; API Gateway answers
+    `401` without one and `403` for a token the authorizer refuses."""
+    document["components"]["securitySchemes"] = {
+        BEARER_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token of the user pool (locally: `make -s token USER=<id> [ADMIN=1]`).",
+        }
+    }
+    public = public_routes()
+    gateway = {"description": "Refused by API Gateway", "content": {"application/json": {"schema": {"type": "object"}}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (path, method) in public:
+                operation["security"] = []
+                continue
+            operation["security"] = [{BEARER_SCHEME: []}]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", {"description": "Unauthorized: no bearer token", **gateway})
+            responses.setdefault("403", {"description": "Forbidden: a token refused, or not the caller's", **gateway})
 
 
 def function_document(logical_id: str, version: str) -> dict[str, Any]:
@@ -142,6 +179,7 @@ def build() -> dict[str, Any]:
     version = api_version()
     document = merge([function_document(logical_id, version) for logical_id in route_functions()], version)
     _answer_validation_with_400(document)
+    _declare_bearer_tokens(document)
     schemas = document["components"].setdefault("schemas", {})
     if ERROR_BODY_REF in _references(document["paths"]) and "ErrorBody" not in schemas:
         schemas["ErrorBody"] = _error_body_schema()

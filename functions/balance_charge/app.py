@@ -1,6 +1,7 @@
-"""POST /users/{userId}/balance/charge: add to a user's balance, up to the limit."""
+"""POST /users/{userId}/balance/charge: add to the caller's own balance, up to the limit."""
 
-from shop.api.http import BAD_REQUEST, CONFLICT, UserId, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, CONFLICT, FORBIDDEN, UNAUTHORIZED, UserId, create_app, entry_point, refusals
+from shop.api.identity import caller
 from shop.models.balance import Balance, ChargeRequest
 from shop.services.balance import BalanceService
 
@@ -10,10 +11,10 @@ service = BalanceService()
 
 @app.post(
     "/users/<userId>/balance/charge",
-    responses={200: {"description": "The new balance"}, **refusals(BAD_REQUEST, CONFLICT)},
+    responses={200: {"description": "The new balance"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, CONFLICT)},
 )
 def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:
-    return service.charge(userId, body.amount)
+    return service.charge(caller(app), userId, body.amount)
 
 
 lambda_handler = entry_point(app)

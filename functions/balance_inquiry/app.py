@@ -1,6 +1,7 @@
-"""GET /users/{userId}/balance: a user's balance."""
+"""GET /users/{userId}/balance: a user's balance (the caller's own; any user's for an admin)."""
 
-from shop.api.http import BAD_REQUEST, UserId, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, UserId, create_app, entry_point, refusals
+from shop.api.identity import caller
 from shop.models.balance import Balance
 from shop.services.balance import BalanceService
 
@@ -8,9 +9,12 @@ app = create_app()
 service = BalanceService()
 
 
-@app.get("/users/<userId>/balance", responses={200: {"description": "The balance"}, **refusals(BAD_REQUEST)})
+@app.get(
+    "/users/<userId>/balance",
+    responses={200: {"description": "The balance"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
+)
 def get_balance(userId: UserId) -> Balance:
-    return service.balance(userId)
+    return service.balance(caller(app), userId)
 
 
 lambda_handler = entry_point(app)

@@ -1,8 +1,19 @@
-"""Catalogue administration: products, restock, coupon campaigns."""
+"""Catalogue administration: products, restock, coupon campaigns; admins only."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import BAD_REQUEST, NOT_FOUND, CouponId, ProductId, create_app, entry_point, refusals
+from shop.api.http import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    CouponId,
+    ProductId,
+    create_app,
+    entry_point,
+    refusals,
+)
+from shop.api.identity import caller
 from shop.models.coupon import Coupon, NewCoupon
 from shop.models.product import NewProduct, Product, Restock
 from shop.services.catalogue import CatalogueService
@@ -13,29 +24,45 @@ catalogue = CatalogueService()
 coupons = CouponService()
 
 
-@app.post("/products", responses={201: {"description": "The new product"}, **refusals(BAD_REQUEST)})
+@app.post(
+    "/products", responses={201: {"description": "The new product"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)}
+)
 def create_product(body: NewProduct) -> Response[Product]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=catalogue.create(body))
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=catalogue.create(caller(app), body)
+    )
 
 
 @app.post(
     "/products/<productId>/stock",
-    responses={200: {"description": "The restocked product"}, **refusals(BAD_REQUEST, NOT_FOUND)},
+    responses={
+        200: {"description": "The restocked product"},
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
+    },
 )
 def restock_product(productId: ProductId, body: Restock) -> Product:
-    return catalogue.restock(productId, body.quantity)
+    return catalogue.restock(caller(app), productId, body.quantity)
 
 
-@app.post("/coupons", responses={201: {"description": "The new coupon campaign"}, **refusals(BAD_REQUEST)})
+@app.post(
+    "/coupons",
+    responses={201: {"description": "The new coupon campaign"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
+)
 def create_coupon(body: NewCoupon) -> Response[Coupon]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=coupons.create(body))
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=coupons.create(caller(app), body)
+    )
 
 
 @app.get(
-    "/coupons/<couponId>", responses={200: {"description": "The coupon campaign"}, **refusals(BAD_REQUEST, NOT_FOUND)}
+    "/coupons/<couponId>",
+    responses={
+        200: {"description": "The coupon campaign"},
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
+    },
 )
 def get_coupon(couponId: CouponId) -> Coupon:
-    return coupons.coupon(couponId)
+    return coupons.campaign(caller(app), couponId)
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, access="admin")

@@ -1,8 +1,19 @@
-"""POST /coupons/{couponId}/issue: first come, first served."""
+"""POST /coupons/{couponId}/issue: a coupon for the caller, first come, first served."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import BAD_REQUEST, CONFLICT, NOT_FOUND, CouponId, create_app, entry_point, refusals
+from shop.api.http import (
+    BAD_REQUEST,
+    CONFLICT,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    CouponId,
+    create_app,
+    entry_point,
+    refusals,
+)
+from shop.api.identity import caller
 from shop.models.coupon import IssueCouponRequest, IssuedCoupon
 from shop.services.coupons import CouponService
 
@@ -12,11 +23,16 @@ service = CouponService()
 
 @app.post(
     "/coupons/<couponId>/issue",
-    responses={201: {"description": "The issued coupon"}, **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT)},
+    responses={
+        201: {"description": "The issued coupon"},
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT),
+    },
 )
 def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:
     return Response(
-        status_code=201, content_type=content_types.APPLICATION_JSON, body=service.issue(couponId, body.user_id)
+        status_code=201,
+        content_type=content_types.APPLICATION_JSON,
+        body=service.issue(caller(app), couponId, body.user_id),
     )
 
 

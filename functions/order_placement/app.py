@@ -1,8 +1,9 @@
-"""POST /orders: order and pay, spending stock, balance and an optional coupon together."""
+"""POST /orders: the caller orders and pays, spending stock, balance and an optional coupon together."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import BAD_REQUEST, CONFLICT, NOT_FOUND, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, create_app, entry_point, refusals
+from shop.api.identity import caller
 from shop.models.order import Order, PlaceOrder
 from shop.services.orders import OrderService
 
@@ -10,9 +11,15 @@ app = create_app()
 service = OrderService()
 
 
-@app.post("/orders", responses={201: {"description": "The paid order"}, **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT)})
+@app.post(
+    "/orders",
+    responses={
+        201: {"description": "The paid order"},
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT),
+    },
+)
 def place_order(body: PlaceOrder) -> Response[Order]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(body))
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(caller(app), body))
 
 
 lambda_handler = entry_point(app)

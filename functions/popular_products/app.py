@@ -13,4 +13,4 @@ def popular_products() -> PopularProducts:
     return service.popular()
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, access="public")

@@ -25,4 +25,4 @@ def get_product(productId: ProductId) -> Product:
     return service.product(productId)
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, access="public")

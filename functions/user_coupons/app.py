@@ -1,6 +1,7 @@
-"""GET /users/{userId}/coupons: the coupons a user holds."""
+"""GET /users/{userId}/coupons: the coupons a user holds (the caller's own; any user's for an admin)."""
 
-from shop.api.http import BAD_REQUEST, UserId, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, UserId, create_app, entry_point, refusals
+from shop.api.identity import caller
 from shop.models.coupon import IssuedCouponList
 from shop.services.coupons import CouponService
 
@@ -8,9 +9,12 @@ app = create_app()
 service = CouponService()
 
 
-@app.get("/users/<userId>/coupons", responses={200: {"description": "The user's coupons"}, **refusals(BAD_REQUEST)})
+@app.get(
+    "/users/<userId>/coupons",
+    responses={200: {"description": "The user's coupons"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
+)
 def list_user_coupons(userId: UserId) -> IssuedCouponList:
-    return service.issued_to(userId)
+    return service.issued_to(caller(app), userId)
 
 
 lambda_handler = entry_point(app)

@@ -43,6 +43,7 @@ def http_event(
         event["body"] = raw_body
     elif body is not None:
         event["body"] = json.dumps(body)
+    event["requestContext"].pop("authorizer", None)
     if caller is not None:
         event["requestContext"]["authorizer"] = {"lambda": {"sub": caller, "admin": admin}}
     return event

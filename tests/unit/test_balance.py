@@ -17,29 +17,32 @@ CHARGE = "BalanceChargeFunction"
 
 
 def balance_of(api: Any, user_id: str) -> int:
-    status, body = api.call(INQUIRY, "GET", f"/users/{user_id}/balance")
+    status, body = api.call(INQUIRY, "GET", f"/users/{user_id}/balance", caller=user_id)
     assert status == 200, body
     assert body["userId"] == user_id
     return int(body["balance"])
 
 
 def test_a_user_never_charged_has_balance_zero(api: Any) -> None:
-    assert api.call(INQUIRY, "GET", "/users/newcomer/balance") == (200, {"userId": "newcomer", "balance": 0})
+    assert api.call(INQUIRY, "GET", "/users/newcomer/balance", caller="newcomer") == (
+        200,
+        {"userId": "newcomer", "balance": 0},
+    )
 
 
 def test_a_charge_answers_the_new_balance_and_adds_up(api: Any) -> None:
-    assert api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": 1_000}) == (
+    assert api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": 1_000}, caller="u1") == (
         200,
         {"userId": "u1", "balance": 1_000},
     )
-    assert api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": 2_500})[1]["balance"] == 3_500
+    assert api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": 2_500}, caller="u1")[1]["balance"] == 3_500
     assert balance_of(api, "u1") == 3_500
     assert balance_of(api, "u2") == 0
 
 
 @pytest.mark.parametrize("amount", [1, MAX_CHARGE])
 def test_the_bounds_of_the_amount_are_accepted(api: Any, amount: int) -> None:
-    assert api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": amount}) == (
+    assert api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": amount}, caller="u1") == (
         200,
         {"userId": "u1", "balance": amount},
     )
@@ -65,7 +68,7 @@ def test_the_bounds_of_the_amount_are_accepted(api: Any, amount: int) -> None:
     ],
 )
 def test_an_amount_that_is_not_an_integer_in_range_is_refused_and_changes_nothing(api: Any, body: Any) -> None:
-    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", raw_body=json.dumps(body))
+    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", raw_body=json.dumps(body), caller="u1")
     assert status == 400
     assert answer["code"] == "INVALID_REQUEST"
     assert answer["message"]
@@ -73,38 +76,41 @@ def test_an_amount_that_is_not_an_integer_in_range_is_refused_and_changes_nothin
 
 
 def test_the_refusal_message_names_the_field(api: Any) -> None:
-    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": "100"})
+    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", {"amount": "100"}, caller="u1")
     assert status == 400
     assert "amount" in answer["message"]
 
 
 def test_a_body_that_is_not_json_is_refused(api: Any) -> None:
-    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", raw_body="{amount: 5")
+    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", raw_body="{amount: 5", caller="u1")
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
 
 
 def test_the_balance_may_reach_the_cap_exactly(api: Any) -> None:
     for _ in range(BALANCE_LIMIT // MAX_CHARGE):
-        assert api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": MAX_CHARGE})[0] == 200
+        assert api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": MAX_CHARGE}, caller="rich")[0] == 200
     assert balance_of(api, "rich") == BALANCE_LIMIT
 
 
 def test_a_charge_past_the_cap_is_refused_and_changes_nothing(api: Any) -> None:
     for _ in range(9):
-        api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": MAX_CHARGE})
-    assert api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": 999_999})[0] == 200
-    status, answer = api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": 2})
+        api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": MAX_CHARGE}, caller="rich")
+    assert api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": 999_999}, caller="rich")[0] == 200
+    status, answer = api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": 2}, caller="rich")
     assert status == 409
     assert answer["code"] == "BALANCE_LIMIT_EXCEEDED"
     assert balance_of(api, "rich") == BALANCE_LIMIT - 1
-    assert api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": 1})[1]["balance"] == BALANCE_LIMIT
+    assert (
+        api.call(CHARGE, "POST", "/users/rich/balance/charge", {"amount": 1}, caller="rich")[1]["balance"]
+        == BALANCE_LIMIT
+    )
 
 
 @pytest.mark.parametrize("user_id", ["a.b", "x" * 65, "%E2%82%AC"])
 def test_a_user_id_outside_the_id_pattern_is_refused(api: Any, user_id: str) -> None:
-    status, answer = api.call(CHARGE, "POST", f"/users/{user_id}/balance/charge", {"amount": 100})
+    status, answer = api.call(CHARGE, "POST", f"/users/{user_id}/balance/charge", {"amount": 100}, caller=user_id)
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
-    status, answer = api.call(INQUIRY, "GET", f"/users/{user_id}/balance")
+    status, answer = api.call(INQUIRY, "GET", f"/users/{user_id}/balance", caller=user_id)
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
 
 

@@ -11,7 +11,9 @@ ADMIN = "CatalogueAdminFunction"
 
 
 def create_product(api: Any, name: str = "Desk lamp", price: int = 25_000, stock: int = 7) -> dict[str, Any]:
-    status, body = api.call(ADMIN, "POST", "/products", {"name": name, "price": price, "stock": stock})
+    status, body = api.call(
+        ADMIN, "POST", "/products", {"name": name, "price": price, "stock": stock}, caller="admin", admin=True
+    )
     assert status == 201, body
     return body  # type: ignore[no-any-return]
 
@@ -80,7 +82,7 @@ def test_a_bad_limit_or_cursor_is_refused(api: Any, query: dict[str, str]) -> No
     ],
 )
 def test_an_invalid_product_is_refused_and_not_created(api: Any, body: dict[str, Any]) -> None:
-    status, answer = api.call(ADMIN, "POST", "/products", body)
+    status, answer = api.call(ADMIN, "POST", "/products", body, caller="admin", admin=True)
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
     assert api.call(PRODUCTS, "GET", "/products")[1]["items"] == []
 
@@ -91,14 +93,16 @@ def test_a_free_product_with_no_stock_is_allowed(api: Any) -> None:
 
 def test_restock_adds_to_the_stock(api: Any) -> None:
     product = create_product(api, stock=7)
-    status, body = api.call(ADMIN, "POST", f"/products/{product['productId']}/stock", {"quantity": 5})
+    status, body = api.call(
+        ADMIN, "POST", f"/products/{product['productId']}/stock", {"quantity": 5}, caller="admin", admin=True
+    )
     assert status == 200
     assert body == product | {"stock": 12}
     assert api.call(PRODUCTS, "GET", f"/products/{product['productId']}")[1]["stock"] == 12
 
 
 def test_restocking_an_unknown_product_is_404_and_creates_nothing(api: Any) -> None:
-    status, body = api.call(ADMIN, "POST", "/products/ghost/stock", {"quantity": 5})
+    status, body = api.call(ADMIN, "POST", "/products/ghost/stock", {"quantity": 5}, caller="admin", admin=True)
     assert (status, body["code"]) == (404, "PRODUCT_NOT_FOUND")
     assert api.call(PRODUCTS, "GET", "/products/ghost")[0] == 404
 
@@ -106,7 +110,9 @@ def test_restocking_an_unknown_product_is_404_and_creates_nothing(api: Any) -> N
 @pytest.mark.parametrize("quantity", [0, -3, "5", 2.0, None])
 def test_a_restock_quantity_must_be_a_positive_integer(api: Any, quantity: Any) -> None:
     product = create_product(api, stock=7)
-    status, body = api.call(ADMIN, "POST", f"/products/{product['productId']}/stock", {"quantity": quantity})
+    status, body = api.call(
+        ADMIN, "POST", f"/products/{product['productId']}/stock", {"quantity": quantity}, caller="admin", admin=True
+    )
     assert (status, body["code"]) == (400, "INVALID_REQUEST")
     assert api.call(PRODUCTS, "GET", f"/products/{product['productId']}")[1]["stock"] == 7
 
@@ -117,7 +123,12 @@ def test_a_restock_quantity_must_be_a_positive_integer(api: Any, quantity: Any) 
 )
 def test_a_coupon_campaign_is_created_and_read(api: Any, discount: dict[str, Any]) -> None:
     status, coupon = api.call(
-        ADMIN, "POST", "/coupons", {"name": "Sale", "discount": discount, "totalQuantity": 10, "validDays": 3}
+        ADMIN,
+        "POST",
+        "/coupons",
+        {"name": "Sale", "discount": discount, "totalQuantity": 10, "validDays": 3},
+        caller="admin",
+        admin=True,
     )
     assert status == 201, coupon
     assert coupon == {
@@ -128,7 +139,7 @@ def test_a_coupon_campaign_is_created_and_read(api: Any, discount: dict[str, Any
         "remainingQuantity": 10,
         "validDays": 3,
     }
-    assert api.call(ADMIN, "GET", f"/coupons/{coupon['couponId']}") == (200, coupon)
+    assert api.call(ADMIN, "GET", f"/coupons/{coupon['couponId']}", caller="admin", admin=True) == (200, coupon)
 
 
 @pytest.mark.parametrize(
@@ -149,10 +160,10 @@ def test_a_coupon_campaign_is_created_and_read(api: Any, discount: dict[str, Any
 )
 def test_an_invalid_campaign_is_refused(api: Any, change: dict[str, Any]) -> None:
     body = {"name": "Sale", "discount": {"type": "FIXED", "amount": 1000}, "totalQuantity": 10, "validDays": 3}
-    status, answer = api.call(ADMIN, "POST", "/coupons", body | change)
+    status, answer = api.call(ADMIN, "POST", "/coupons", body | change, caller="admin", admin=True)
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
 
 
 def test_an_unknown_campaign_is_404(api: Any) -> None:
-    status, body = api.call(ADMIN, "GET", "/coupons/none")
+    status, body = api.call(ADMIN, "GET", "/coupons/none", caller="admin", admin=True)
     assert (status, body["code"]) == (404, "COUPON_NOT_FOUND")

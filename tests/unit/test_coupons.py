@@ -22,18 +22,18 @@ def campaign(api: Any, quantity: int = 10, valid_days: int = 3, discount: dict[s
         "totalQuantity": quantity,
         "validDays": valid_days,
     }
-    status, coupon = api.call(ADMIN, "POST", "/coupons", body)
+    status, coupon = api.call(ADMIN, "POST", "/coupons", body, caller="admin", admin=True)
     assert status == 201, coupon
     return str(coupon["couponId"])
 
 
 def remaining(api: Any, coupon_id: str) -> int:
-    return int(api.call(ADMIN, "GET", f"/coupons/{coupon_id}")[1]["remainingQuantity"])
+    return int(api.call(ADMIN, "GET", f"/coupons/{coupon_id}", caller="admin", admin=True)[1]["remainingQuantity"])
 
 
 def test_an_issued_coupon_is_answered_with_its_campaign_and_validity(api: Any) -> None:
     coupon_id = campaign(api, valid_days=3)
-    status, issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})
+    status, issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert status == 201, issued
     assert issued["couponId"] == coupon_id
     assert issued["userId"] == "u1"
@@ -48,21 +48,21 @@ def test_an_issued_coupon_is_answered_with_its_campaign_and_validity(api: Any) -
 
 def test_the_last_coupon_goes_to_the_first_and_the_next_is_sold_out(api: Any) -> None:
     coupon_id = campaign(api, quantity=2)
-    assert api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "a"})[0] == 201
-    assert api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "b"})[0] == 201
-    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "c"})
+    assert api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "a"}, caller="a")[0] == 201
+    assert api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "b"}, caller="b")[0] == 201
+    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "c"}, caller="c")
     assert (status, body["code"]) == (409, "COUPON_SOLD_OUT")
     assert remaining(api, coupon_id) == 0
-    assert api.call(LIST, "GET", "/users/c/coupons") == (200, {"items": []})
+    assert api.call(LIST, "GET", "/users/c/coupons", caller="c") == (200, {"items": []})
 
 
 def test_a_user_holds_at_most_one_coupon_of_a_campaign(api: Any) -> None:
     coupon_id = campaign(api, quantity=5)
-    first = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})[1]
-    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})
+    first = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")[1]
+    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (409, "COUPON_ALREADY_ISSUED")
     assert remaining(api, coupon_id) == 4
-    assert api.call(LIST, "GET", "/users/u1/coupons")[1]["items"] == [first]
+    assert api.call(LIST, "GET", "/users/u1/coupons", caller="u1")[1]["items"] == [first]
 
 
 def test_the_transaction_refuses_a_sold_out_campaign_even_when_the_read_saw_some_left(api: Any) -> None:
@@ -72,7 +72,7 @@ def test_the_transaction_refuses_a_sold_out_campaign_even_when_the_read_saw_some
     from shop.repositories.coupons import CouponRepository
 
     coupon_id = campaign(api, quantity=1)
-    assert api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "a"})[0] == 201
+    assert api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "a"}, caller="a")[0] == 201
     now = clock.now()
     late = IssuedCoupon(
         issued_coupon_id=issued_coupon_id(coupon_id, "b"),
@@ -87,18 +87,18 @@ def test_the_transaction_refuses_a_sold_out_campaign_even_when_the_read_saw_some
     with pytest.raises(CouponSoldOut):
         CouponRepository().issue(late)
     assert remaining(api, coupon_id) == 0
-    assert api.call(LIST, "GET", "/users/b/coupons")[1]["items"] == []
+    assert api.call(LIST, "GET", "/users/b/coupons", caller="b")[1]["items"] == []
 
 
 def test_issuing_from_an_unknown_campaign_is_404(api: Any) -> None:
-    status, body = api.call(ISSUE, "POST", "/coupons/nope/issue", {"userId": "u1"})
+    status, body = api.call(ISSUE, "POST", "/coupons/nope/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (404, "COUPON_NOT_FOUND")
 
 
-@pytest.mark.parametrize("body", [{}, {"userId": ""}, {"userId": "a.b"}, {"userId": 7}, {"userId": "u", "x": 1}])
+@pytest.mark.parametrize("body", [{"userId": ""}, {"userId": "a.b"}, {"userId": 7}, {"userId": "u", "x": 1}])
 def test_an_invalid_issue_request_is_refused_and_spends_nothing(api: Any, body: dict[str, Any]) -> None:
     coupon_id = campaign(api, quantity=3)
-    status, answer = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", body)
+    status, answer = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", body, caller="u")
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
     assert remaining(api, coupon_id) == 3
 
@@ -107,11 +107,11 @@ def test_the_list_holds_each_coupon_of_the_user_newest_first(api: Any, monkeypat
     first, second = campaign(api), campaign(api)
     start = clock.now()
     monkeypatch.setattr(clock, "now", lambda: start)
-    api.call(ISSUE, "POST", f"/coupons/{first}/issue", {"userId": "u1"})
+    api.call(ISSUE, "POST", f"/coupons/{first}/issue", {"userId": "u1"}, caller="u1")
     monkeypatch.setattr(clock, "now", lambda: start + timedelta(minutes=1))
-    api.call(ISSUE, "POST", f"/coupons/{second}/issue", {"userId": "u1"})
-    api.call(ISSUE, "POST", f"/coupons/{second}/issue", {"userId": "u2"})
-    status, body = api.call(LIST, "GET", "/users/u1/coupons")
+    api.call(ISSUE, "POST", f"/coupons/{second}/issue", {"userId": "u1"}, caller="u1")
+    api.call(ISSUE, "POST", f"/coupons/{second}/issue", {"userId": "u2"}, caller="u2")
+    status, body = api.call(LIST, "GET", "/users/u1/coupons", caller="u1")
     assert status == 200
     assert [c["couponId"] for c in body["items"]] == [second, first]
     assert {c["userId"] for c in body["items"]} == {"u1"}
@@ -119,28 +119,28 @@ def test_the_list_holds_each_coupon_of_the_user_newest_first(api: Any, monkeypat
 
 def test_a_coupon_past_its_validity_is_listed_as_expired(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     coupon_id = campaign(api, valid_days=2)
-    issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})[1]
+    issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")[1]
     expires_at = datetime.fromisoformat(issued["expiresAt"])
     monkeypatch.setattr(clock, "now", lambda: expires_at - timedelta(seconds=1))
-    assert api.call(LIST, "GET", "/users/u1/coupons")[1]["items"][0]["status"] == "AVAILABLE"
+    assert api.call(LIST, "GET", "/users/u1/coupons", caller="u1")[1]["items"][0]["status"] == "AVAILABLE"
     monkeypatch.setattr(clock, "now", lambda: expires_at)
-    assert api.call(LIST, "GET", "/users/u1/coupons")[1]["items"][0]["status"] == "EXPIRED"
+    assert api.call(LIST, "GET", "/users/u1/coupons", caller="u1")[1]["items"][0]["status"] == "EXPIRED"
 
 
 def test_a_used_coupon_is_listed_as_used(api: Any, seeded: None) -> None:
     coupon_id = campaign(api)
-    issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "user-1"})[1]
+    issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "user-1"}, caller="user-1")[1]
     order = {
         "userId": "user-1",
         "items": [{"productId": "p-mouse", "quantity": 1}],
         "issuedCouponId": issued["issuedCouponId"],
     }
-    assert api.call(ORDER, "POST", "/orders", order)[0] == 201
-    assert api.call(LIST, "GET", "/users/user-1/coupons")[1]["items"][0]["status"] == "USED"
+    assert api.call(ORDER, "POST", "/orders", order, caller="user-1")[0] == 201
+    assert api.call(LIST, "GET", "/users/user-1/coupons", caller="user-1")[1]["items"][0]["status"] == "USED"
 
 
 def test_a_user_with_no_coupons_gets_an_empty_list(api: Any) -> None:
-    assert api.call(LIST, "GET", "/users/nobody/coupons") == (200, {"items": []})
+    assert api.call(LIST, "GET", "/users/nobody/coupons", caller="nobody") == (200, {"items": []})
 
 
 def contended(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +166,7 @@ def contended(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_contended_issue_that_gives_up_is_asked_to_retry(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     coupon_id = campaign(api, quantity=5)
     contended(monkeypatch)
-    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})
+    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (409, "CONCURRENT_UPDATE")
     assert remaining(api, coupon_id) == 5
 
@@ -189,6 +189,6 @@ def test_a_contended_issue_of_a_campaign_sold_out_meanwhile_is_sold_out(
 
     monkeypatch.setattr(CouponRepository, "get", sold_out_after_first_read)
     contended(monkeypatch)
-    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"})
+    status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (409, "COUPON_SOLD_OUT")
     assert len(reads) == 2

@@ -86,7 +86,30 @@ def test_request_models_are_strict_in_the_document(document: dict[str, Any]) -> 
     assert (charge["properties"]["amount"]["minimum"], charge["properties"]["amount"]["maximum"]) == (1, 1_000_000)
     order = schemas["PlaceOrder"]
     assert set(order["properties"]) == {"userId", "items", "issuedCouponId"}
-    assert set(order["required"]) == {"userId", "items"}
+    assert set(order["required"]) == {"items"}  # userId: the caller when left out
+    issue = schemas["IssueCouponRequest"]
+    assert set(issue["properties"]) == {"userId"}
+    assert "required" not in issue or issue["required"] == []
+
+
+PUBLIC = {("/products", "get"), ("/products/{productId}", "get"), ("/products/popular", "get")}
+
+
+def test_the_bearer_scheme_is_declared_on_every_route_but_the_public_ones(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
+    assert openapi.public_routes() == PUBLIC
+    for key, op in operations(document).items():
+        if key in PUBLIC:
+            assert op["security"] == [], key
+            assert not {"401", "403"} & set(op["responses"]), key
+        else:
+            assert op["security"] == [{"bearerAuth": []}], key
+            assert {"401", "403"} <= set(op["responses"]), key
 
 
 def test_created_routes_declare_201_and_not_200(document: dict[str, Any]) -> None:

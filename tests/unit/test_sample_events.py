@@ -62,8 +62,14 @@ def test_every_sample_event_has_a_check() -> None:
 def test_sample_event_matches_its_functions_trigger(event_file: str) -> None:
     """An HTTP sample carries one of the function's routes; a bus sample matches its rule."""
     event = sample(event_file)
-    triggers = list(functions()[function_of(event_file)]["Properties"]["Events"].values())
-    if "routeKey" in event:
+    triggers = list(functions()[function_of(event_file)]["Properties"].get("Events", {}).values())
+    if event.get("type") == "REQUEST":  # a Lambda authorizer's event: the function is the API's authorizer
+        (api,) = template.resources("AWS::Serverless::HttpApi").values()
+        authorizers = api["Properties"]["Auth"]["Authorizers"]
+        assert {"Fn::GetAtt": [function_of(event_file), "Arn"]} in [a["FunctionArn"] for a in authorizers.values()]
+        assert event["version"] == "2.0"
+        assert event["identitySource"] == [event["headers"]["authorization"]]
+    elif "routeKey" in event:
         routes = {f"{t['Properties']['Method']} {t['Properties']['Path']}" for t in triggers if t["Type"] == "HttpApi"}
         assert event["routeKey"] in routes
         assert event["requestContext"]["routeKey"] == event["routeKey"]
@@ -127,7 +133,7 @@ def check_create_coupon(api: Api) -> None:
     stored = CouponRepository().get(coupon_id)
     assert stored is not None
     assert stored.model_dump(by_alias=True, exclude={"coupon_id"}) == body
-    read = api.call("CatalogueAdminFunction", "GET", f"/coupons/{coupon_id}")
+    read = api.call("CatalogueAdminFunction", "GET", f"/coupons/{coupon_id}", caller="admin", admin=True)
     assert read == (200, {"couponId": coupon_id, **body})
 
 
@@ -223,6 +229,41 @@ def check_sales_counter(api: Api) -> None:
     assert total == 1
 
 
+def check_another_users_balance(api: Api) -> None:
+    event = sample("balance_inquiry_another_user.json")
+    assert event["requestContext"]["authorizer"]["lambda"] == {"sub": "user-2", "admin": False}
+    status, body = answer(invoke(api, "balance_inquiry_another_user.json"))
+    assert (status, body["code"]) == (403, "FORBIDDEN")
+    assert str(BALANCES["user-1"]) not in json.dumps(body)
+
+
+def check_charge_for_another_user(api: Api) -> None:
+    status, body = answer(invoke(api, "balance_charge_another_user.json"))
+    assert (status, body["code"]) == (403, "FORBIDDEN")
+    assert BalanceRepository().get("user-1") == BALANCES["user-1"]
+    assert BalanceRepository().get("user-2") == BALANCES["user-2"]
+
+
+def check_create_product_not_admin(api: Api) -> None:
+    before = ProductRepository().page(100, None)
+    status, body = answer(invoke(api, "catalogue_admin_create_product_not_admin.json"))
+    assert (status, body["code"]) == (403, "FORBIDDEN")
+    assert ProductRepository().page(100, None) == before
+
+
+def check_order_without_caller(api: Api, aws: Any) -> None:
+    status, body = answer(invoke(api, "order_placement_no_caller.json"))
+    assert (status, body["code"]) == (401, "UNAUTHORIZED")
+    assert aws.scan(TableName="OrdersTable")["Items"] == []
+    assert BalanceRepository().get("user-1") == BALANCES["user-1"]
+
+
+def check_authorizer_refuses_an_unsigned_token(api: Api) -> None:
+    event = sample("authorizer_unsigned_token.json")
+    assert event["identitySource"][0].endswith(".")  # alg none: no signature at all
+    assert invoke(api, "authorizer_unsigned_token.json") == {"isAuthorized": False}
+
+
 def check_user_coupons(api: Api) -> None:
     assert answer(invoke(api, "user_coupons.json")) == (200, {"items": []})
 
@@ -246,6 +287,11 @@ def check_forwarder(api: Api, data_platform: DataPlatform, monkeypatch: pytest.M
 
 
 CHECKS: dict[str, Callable[..., None]] = {
+    "authorizer_unsigned_token.json": check_authorizer_refuses_an_unsigned_token,
+    "balance_charge_another_user.json": check_charge_for_another_user,
+    "balance_inquiry_another_user.json": check_another_users_balance,
+    "catalogue_admin_create_product_not_admin.json": check_create_product_not_admin,
+    "order_placement_no_caller.json": check_order_without_caller,
     "balance_charge.json": check_balance_charge,
     "balance_inquiry.json": check_balance_inquiry,
     "catalogue_admin_create_coupon.json": check_create_coupon,

@@ -66,3 +66,14 @@ class ConcurrentUpdate(ShopError):
 class InvalidCursor(ShopError):
     def __init__(self) -> None:
         super().__init__("cursor is not one this API returned")
+
+
+class Unauthenticated(ShopError):
+    """No verified caller: the request did not come through the authorizer."""
+
+    def __init__(self) -> None:
+        super().__init__("this route needs a verified caller (Authorization: Bearer <token>)")
+
+
+class Forbidden(ShopError):
+    """The caller may not do this: another user's data, or administration without the admin group."""

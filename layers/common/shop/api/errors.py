@@ -29,6 +29,8 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.CouponAlreadyIssued: (HTTPStatus.CONFLICT, "COUPON_ALREADY_ISSUED"),
     errors.ConcurrentUpdate: (HTTPStatus.CONFLICT, "CONCURRENT_UPDATE"),
     errors.InvalidCursor: (HTTPStatus.BAD_REQUEST, "INVALID_REQUEST"),
+    errors.Unauthenticated: (HTTPStatus.UNAUTHORIZED, "UNAUTHORIZED"),
+    errors.Forbidden: (HTTPStatus.FORBIDDEN, "FORBIDDEN"),
 }
 
 
@@ -51,15 +53,33 @@ def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict
     )
 
 
-def unsupported_media_type() -> dict[str, Any]:
-    """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
-    body = ErrorBody(code="INVALID_REQUEST", message=NOT_JSON)
+def raw_answer(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
+    """A refusal as API Gateway takes it from the function, for answers given before the resolver."""
     return {
-        "statusCode": int(HTTPStatus.BAD_REQUEST),
+        "statusCode": int(status),
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": body.model_dump_json(),
+        "body": ErrorBody(code=code, message=message).model_dump_json(),
         "isBase64Encoded": False,
     }
+
+
+def unsupported_media_type() -> dict[str, Any]:
+    """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
+    return raw_answer(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", NOT_JSON)
+
+
+def refusal(error: errors.ShopError) -> tuple[HTTPStatus, str] | None:
+    """The contract's status and code of a domain error (None: not a refusal, a fault)."""
+    for kind in type(error).__mro__:
+        if kind in REFUSALS:
+            return REFUSALS[kind]
+    return None
+
+
+def refused_answer(error: errors.ShopError) -> dict[str, Any]:
+    """A refusal given before the resolver runs, as API Gateway takes it."""
+    status, code = refusal(error) or (HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+    return raw_answer(status, code, error.message)
 
 
 def describe_validation_errors(details: Sequence[Any]) -> str:
@@ -86,11 +106,10 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(errors.ShopError)
     def refused(error: errors.ShopError) -> Response[dict[str, Any]]:
-        for kind in type(error).__mro__:
-            if kind in REFUSALS:
-                status, code = REFUSALS[kind]
-                return error_response(status, code, error.message)
-        return internal_error()
+        known = refusal(error)
+        if known is None:
+            return internal_error()
+        return error_response(*known, error.message)
 
     @app.exception_handler(RequestValidationError)
     def invalid(error: RequestValidationError) -> Response[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -13,6 +13,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop.api import errors
+from shop.api.identity import caller_of
+from shop.errors import Forbidden, Unauthenticated
 from shop.ids import ID_PATTERN
 from shop.observability import logger, metrics
 
@@ -21,6 +23,7 @@ ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="Product id")]
 CouponId = Annotated[str, Path(pattern=ID_PATTERN, description="Coupon campaign id")]
 
 BAD_REQUEST, NOT_FOUND, CONFLICT = HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+UNAUTHORIZED, FORBIDDEN = HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN
 refusals = errors.documented
 
 
@@ -56,13 +59,39 @@ def json_request(event: dict[str, Any]) -> dict[str, Any] | None:
     return {**event, "headers": normalised}
 
 
-def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+Access = Literal["public", "user", "admin"]
+
+
+def refused_caller(event: dict[str, Any], access: Access) -> dict[str, Any] | None:
+    """The refusal of a request its function's routes may not serve, before its body is read: 401
+    without a verified caller (the function invoked past the authorizer), 403 for a non-admin on an
+    admin function. None: the request may go on (the services apply the ownership rules)."""
+    if access == "public":
+        return None
+    found = caller_of(event)
+    try:
+        if found is None:
+            raise Unauthenticated()
+        if access == "admin":
+            found.administers()
+    except (Unauthenticated, Forbidden) as error:
+        return errors.refused_answer(error)
+    return None
+
+
+def entry_point(
+    app: APIGatewayHttpResolver, *, access: Access = "user"
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of a route function: logs with the request's correlation id and
-    flushes the metrics it recorded."""
+    flushes the metrics it recorded. `access` says who may call its routes: anyone ("public"), a
+    verified caller ("user", the default), or an admin ("admin")."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        refused = refused_caller(event, access)
+        if refused is not None:
+            return refused
         request = json_request(event)
         if request is None:
             return errors.unsupported_media_type()

@@ -54,7 +54,7 @@ class Coupon(ResponseModel):
 
 
 class IssueCouponRequest(RequestModel):
-    user_id: Id
+    user_id: Id | None = None  # the caller when left out; another user's id is refused
 
 
 CouponStatus = Literal["AVAILABLE", "USED", "EXPIRED"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shop.errors import ProductNotFound
+from shop.identity import Caller
 from shop.ids import new_id
 from shop.models.product import NewProduct, Product, ProductPage
 from shop.repositories.products import ProductRepository
@@ -22,10 +23,12 @@ class CatalogueService:
         items, next_cursor = self._products.page(limit, cursor)
         return ProductPage(items=items, next_cursor=next_cursor)
 
-    def create(self, new: NewProduct) -> Product:
+    def create(self, caller: Caller, new: NewProduct) -> Product:
+        caller.administers()
         product = Product(product_id=new_id(), name=new.name, price=new.price, stock=new.stock)
         self._products.create(product)
         return product
 
-    def restock(self, product_id: str, quantity: int) -> Product:
+    def restock(self, caller: Caller, product_id: str, quantity: int) -> Product:
+        caller.administers()
         return self._products.restock(product_id, quantity)

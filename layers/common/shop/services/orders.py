@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import clock
 from shop.errors import ConcurrentUpdate, InvalidCoupon, OutOfStock, ProductNotFound
+from shop.identity import Caller
 from shop.ids import new_id
 from shop.models.coupon import IssuedCoupon
 from shop.models.order import Order, OrderItem, PlaceOrder
@@ -31,15 +32,17 @@ class OrderService:
         self._coupons = coupons or CouponRepository()
         self._orders = orders or OrderRepository(products=self._products, coupons=self._coupons)
 
-    def place(self, request: PlaceOrder) -> Order:
-        """Price the order, then spend stock, coupon and balance and record it, all at once.
+    def place(self, caller: Caller, request: PlaceOrder) -> Order:
+        """Price the caller's order (`userId`, if given, must be the caller), then spend stock,
+        coupon and balance and record it, all at once.
 
         The reads only price the order and answer early what is already certain to fail; the
         transaction's conditions decide. A price that changed in between prices it again.
         """
+        user_id = caller.acts_for(request.user_id)
         for _ in range(MAX_PRICING_ATTEMPTS):
             products = self._products.get_many([line.product_id for line in request.items])
-            order, coupon = self._price(request, products)
+            order, coupon = self._price(user_id, request, products)
             try:
                 self._orders.place(order, products, coupon)
             except PriceChanged:
@@ -49,7 +52,9 @@ class OrderService:
             return order
         raise ConcurrentUpdate()
 
-    def _price(self, request: PlaceOrder, products: dict[str, Product]) -> tuple[Order, IssuedCoupon | None]:
+    def _price(
+        self, user_id: str, request: PlaceOrder, products: dict[str, Product]
+    ) -> tuple[Order, IssuedCoupon | None]:
         items: list[OrderItem] = []
         for line in request.items:
             product = products.get(line.product_id)
@@ -66,12 +71,12 @@ class OrderService:
                 )
             )
         created_at = clock.now()
-        coupon = self._usable_coupon(request, created_at) if request.issued_coupon_id else None
+        coupon = self._usable_coupon(user_id, request, created_at) if request.issued_coupon_id else None
         total = sum(item.amount for item in items)
         discount = coupon.discount.of(total) if coupon else 0
         order = Order(
             order_id=new_id(),
-            user_id=request.user_id,
+            user_id=user_id,
             items=items,
             total_amount=total,
             discount_amount=discount,
@@ -82,9 +87,9 @@ class OrderService:
         )
         return order, coupon
 
-    def _usable_coupon(self, request: PlaceOrder, at: datetime) -> IssuedCoupon:
+    def _usable_coupon(self, user_id: str, request: PlaceOrder, at: datetime) -> IssuedCoupon:
         issued_coupon_id = str(request.issued_coupon_id)
-        coupon = self._coupons.get_issued(request.user_id, issued_coupon_id)
+        coupon = self._coupons.get_issued(user_id, issued_coupon_id)
         if coupon is None or coupon.seen_at(at).status != "AVAILABLE":
             raise InvalidCoupon(issued_coupon_id)
         return coupon

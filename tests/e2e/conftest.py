@@ -111,5 +111,11 @@ def api(api_url: str) -> Client:
 
 
 @pytest.fixture(scope="session")
+def admin(api: Client) -> Client:
+    """The API, called by a member of the admin group (catalogue administration)."""
+    return api.as_user("e2e-admin", admin=True)
+
+
+@pytest.fixture(scope="session")
 def data_platform(data_platform_url: str) -> Client:
     return Client(data_platform_url)

@@ -45,9 +45,12 @@ def eventually(check: Callable[[], Any], seconds: float = WAIT_SECONDS) -> Any:
 
 def place_order(api: Client, quantity: int = 1, price: int = 1000) -> dict[str, Any]:
     user = fresh_id("shopper")
-    product = api.ok("POST", "/products", {"name": f"Thing {user}", "price": price, "stock": quantity})
-    api.ok("POST", f"/users/{user}/balance/charge", {"amount": price * quantity})
-    order = api.ok(
+    product = api.as_user("e2e-admin", admin=True).ok(
+        "POST", "/products", {"name": f"Thing {user}", "price": price, "stock": quantity}
+    )
+    shopper = api.as_user(user)
+    shopper.ok("POST", f"/users/{user}/balance/charge", {"amount": price * quantity})
+    order = shopper.ok(
         "POST", "/orders", {"userId": user, "items": [{"productId": product["productId"], "quantity": quantity}]}
     )
     assert order["status"] == "PAID"

@@ -35,8 +35,10 @@ def _no_server_errors(answers: list[Any]) -> None:
     assert not failures, f"{len(failures)} server errors, e.g. {failures[:3]}"
 
 
-def test_400_clients_race_for_50_coupons(api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]) -> None:
-    coupon = api.ok(
+def test_400_clients_race_for_50_coupons(
+    api: Client, admin: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+) -> None:
+    coupon = admin.ok(
         "POST",
         "/coupons",
         {"name": "Race 1,000 off", "discount": {"type": "FIXED", "amount": 1000}, "totalQuantity": 50, "validDays": 7},
@@ -44,7 +46,10 @@ def test_400_clients_race_for_50_coupons(api: Client, dynamodb_client: Any, tran
     users = [fresh_id("racer") for _ in range(400)]
 
     codes, answers = race(
-        [lambda user=user: api.post(f"/coupons/{coupon['couponId']}/issue", {"userId": user}) for user in users],
+        [
+            lambda user=user: api.as_user(user).post(f"/coupons/{coupon['couponId']}/issue", {"userId": user})
+            for user in users
+        ],
         clients=100,
     )
 
@@ -57,19 +62,23 @@ def test_400_clients_race_for_50_coupons(api: Client, dynamodb_client: Any, tran
     issued = [item for item in _scan(dynamodb_client, "IssuedCouponsTable") if item["couponId"] == coupon["couponId"]]
     assert len(issued) == 50
     assert {item["userId"] for item in issued} == winners
-    assert api.get(f"/coupons/{coupon['couponId']}").body["remainingQuantity"] == 0
+    assert admin.get(f"/coupons/{coupon['couponId']}").body["remainingQuantity"] == 0
 
 
-def test_120_buyers_race_for_20_in_stock(api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]) -> None:
-    product = api.ok("POST", "/products", {"name": "Limited edition", "price": 1000, "stock": 20})
+def test_120_buyers_race_for_20_in_stock(
+    api: Client, admin: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+) -> None:
+    product = admin.ok("POST", "/products", {"name": "Limited edition", "price": 1000, "stock": 20})
     buyers = [fresh_id("buyer") for _ in range(120)]
-    funded, funding = race([lambda b=b: api.post(f"/users/{b}/balance/charge", {"amount": 1000}) for b in buyers])
+    funded, funding = race(
+        [lambda b=b: api.as_user(b).post(f"/users/{b}/balance/charge", {"amount": 1000}) for b in buyers]
+    )
     assert funded == Counter({"200": 120}), funding[:3]
 
     transaction_outcomes.clear()
     line = {"productId": product["productId"], "quantity": 1}
 
-    calls = [lambda b=b: api.post("/orders", {"userId": b, "items": [line]}) for b in buyers]
+    calls = [lambda b=b: api.as_user(b).post("/orders", {"userId": b, "items": [line]}) for b in buyers]
     codes, answers = race(calls, clients=120)
 
     print(f"stock race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
@@ -90,33 +99,35 @@ def test_120_buyers_race_for_20_in_stock(api: Client, dynamodb_client: Any, tran
 
 def test_30_charges_of_a_million_stop_at_the_cap(api: Client) -> None:
     user = fresh_id("saver")
+    saver = api.as_user(user)
 
-    codes, answers = race([lambda: api.post(f"/users/{user}/balance/charge", {"amount": 1_000_000})] * 30, clients=30)
+    codes, answers = race([lambda: saver.post(f"/users/{user}/balance/charge", {"amount": 1_000_000})] * 30, clients=30)
 
     print(f"charge race: {dict(codes)}")
     _no_server_errors(answers)
     assert codes == Counter({"200": 10, "409 BALANCE_LIMIT_EXCEEDED": 20})
-    assert api.get(f"/users/{user}/balance").body == {"userId": user, "balance": 10_000_000}
+    assert saver.get(f"/users/{user}/balance").body == {"userId": user, "balance": 10_000_000}
     assert sorted(answer.body["balance"] for answer in answers if answer.status == 200) == [
         n * 1_000_000 for n in range(1, 11)
     ]
 
 
 def test_20_orders_of_300_on_a_balance_of_1000(
-    api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+    api: Client, admin: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
 ) -> None:
     user = fresh_id("spender")
-    product = api.ok("POST", "/products", {"name": "Gum", "price": 300, "stock": 100})
-    api.ok("POST", f"/users/{user}/balance/charge", {"amount": 1000})
+    product = admin.ok("POST", "/products", {"name": "Gum", "price": 300, "stock": 100})
+    spender = api.as_user(user)
+    spender.ok("POST", f"/users/{user}/balance/charge", {"amount": 1000})
     order = {"userId": user, "items": [{"productId": product["productId"], "quantity": 1}]}
 
     transaction_outcomes.clear()
-    codes, answers = race([lambda: api.post("/orders", order)] * 20, clients=20)
+    codes, answers = race([lambda: spender.post("/orders", order)] * 20, clients=20)
 
     print(f"balance race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
     _no_server_errors(answers)
     assert codes == Counter({"201": 3, "409 INSUFFICIENT_BALANCE": 17})
-    assert api.get(f"/users/{user}/balance").body["balance"] == 100
+    assert spender.get(f"/users/{user}/balance").body["balance"] == 100
     assert _item(dynamodb_client, "BalancesTable", {"userId": user})["balance"] == 100
     assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 97
     assert len([o for o in _scan(dynamodb_client, "OrdersTable") if o["userId"] == user]) == 3
@@ -139,9 +150,11 @@ def test_concurrent_requests_are_each_answered_from_their_own_request(
     monkeypatch.setattr(ApiGatewayResolver, "_resolve", slow_resolve)
     users = [fresh_id("asker") for _ in range(200)]
     for n, user in enumerate(users[:20]):
-        api.ok("POST", f"/users/{user}/balance/charge", {"amount": 1_000 + n})
+        api.as_user(user).ok("POST", f"/users/{user}/balance/charge", {"amount": 1_000 + n})
 
-    codes, answers = race([lambda user=user: api.get(f"/users/{user}/balance") for user in users], clients=32)
+    codes, answers = race(
+        [lambda user=user: api.as_user(user).get(f"/users/{user}/balance") for user in users], clients=32
+    )
 
     assert codes == Counter({"200": 200})
     assert [answer.body["userId"] for answer in answers] == users

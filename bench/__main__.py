@@ -142,6 +142,11 @@ def main() -> int:
         server.stop()
         dynamodb.reset_clients()
 
+    from bench import authorizer
+
+    print("measuring: the authorizer's cold start (7 fresh interpreters each) and warm cost ...", file=sys.stderr)
+    authorizer_costs = {"cold_start": authorizer.cold_start(), "warm": authorizer.warm()}
+
     results = {
         "run": {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -156,6 +161,7 @@ def main() -> int:
         "popular": popular,
         "hot_coupon": hot,
         "throughput": speed,
+        "authorizer": authorizer_costs,
     }
     report(results)
     RESULTS.mkdir(exist_ok=True)
@@ -232,6 +238,28 @@ def report(results: dict[str, Any]) -> None:
                 [
                     "absolute req/s (noisy, for orientation only)",
                     f"order {absolute['order_placement']}, balance {absolute['balance_inquiry']}",
+                ],
+            ],
+        )
+    )
+    report_authorizer(results["authorizer"])
+
+
+def report_authorizer(costs: dict[str, Any]) -> None:
+    cold, warm = costs["cold_start"], costs["warm"]
+    print("\n5. The authorizer: cold start (median import time of its module) and warm cost per request")
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ["import time, authorizer / boto3 alone", round(cold["authorizer_vs_boto3"], 2)],
+                ["import time, authorizer / a route function", round(cold["authorizer_vs_route_function"], 2)],
+                ["token verified (miss) / token remembered (hit), time ratio", round(warm["miss_vs_hit"], 1)],
+                ["garbage refused / token verified, time ratio", round(warm["garbage_refusal_vs_miss"], 3)],
+                [
+                    "absolute (noisy, for orientation only)",
+                    f"import {cold['noisy_absolute_ms']['authorizer']} ms; miss {warm['noisy_absolute_us']['miss']} us,"
+                    f" hit {warm['noisy_absolute_us']['hit']} us",
                 ],
             ],
         )

@@ -12,6 +12,7 @@ from typing import Any
 from bench.meter import Meter, Tally
 from shop import clock
 from shop.errors import ConcurrentUpdate, CouponSoldOut
+from shop.identity import Caller
 from shop.ids import issued_coupon_id, new_id
 from shop.models.balance import BALANCE_LIMIT
 from shop.models.coupon import Coupon, PercentDiscount
@@ -121,28 +122,34 @@ def costs(meter: Meter) -> list[dict[str, Any]]:
     fund(user)
     balances, catalogue, coupons, orders = BalanceService(), CatalogueService(), CouponService(), OrderService()
 
-    measure("balance inquiry", lambda: balances.balance(user), "GetItem, consistent")
-    measure("balance charge", lambda: balances.charge("user-charge", 50_000), "conditional UpdateItem")
+    measure("balance inquiry", lambda: balances.balance(Caller(user), user), "GetItem, consistent")
+    measure(
+        "balance charge",
+        lambda: balances.charge(Caller("user-charge"), "user-charge", 50_000),
+        "conditional UpdateItem",
+    )
     measure("product get", lambda: catalogue.product(products[0].product_id), "GetItem, consistent")
     measure("product page (20)", lambda: catalogue.page(20, None), "Scan Limit 20, eventually consistent")
 
     for lines in (1, 5, 50):
-        measure(f"order, {lines} line(s)", lambda n=lines: orders.place(order_request(user, products[:n])))
+        measure(
+            f"order, {lines} line(s)", lambda n=lines: orders.place(Caller(user), order_request(user, products[:n]))
+        )
     for lines in (1, 5, 50):
         coupon_id = f"c-order-{lines}"
         campaign(coupon_id, 10)
-        coupons.issue(coupon_id, user)
+        coupons.issue(Caller(user), coupon_id)
         request = order_request(user, products[:lines], issued_coupon_id(coupon_id, user))
-        measure(f"order, {lines} line(s) + coupon", lambda r=request: orders.place(r))
+        measure(f"order, {lines} line(s) + coupon", lambda r=request: orders.place(Caller(user), r))
 
     campaign("c-issue", 1_000)
-    measure("coupon issue", lambda: coupons.issue("c-issue", "user-issue"), "GetItem + transaction")
+    measure("coupon issue", lambda: coupons.issue(Caller("user-issue"), "c-issue"), "GetItem + transaction")
     campaign("c-gone", 1)
-    coupons.issue("c-gone", "user-first")
+    coupons.issue(Caller("user-first"), "c-gone")
 
     def sold_out() -> None:
         try:
-            coupons.issue("c-gone", "user-late")
+            coupons.issue(Caller("user-late"), "c-gone")
         except CouponSoldOut:
             return
         raise AssertionError("the campaign should be sold out")
@@ -150,8 +157,10 @@ def costs(meter: Meter) -> list[dict[str, Any]]:
     measure("coupon issue, sold out", sold_out, "answered by the early read: no write")
     for index in range(4):
         campaign(f"c-held-{index}", 10)
-        coupons.issue(f"c-held-{index}", "user-holder")
-    measure("user coupons (4 held)", lambda: coupons.issued_to("user-holder"), "Query, consistent")
+        coupons.issue(Caller("user-holder"), f"c-held-{index}")
+    measure(
+        "user coupons (4 held)", lambda: coupons.issued_to(Caller("user-holder"), "user-holder"), "Query, consistent"
+    )
 
     counting = SalesCountingService()
     for index in range(5):
@@ -241,7 +250,7 @@ def hot_coupon(
             barrier.wait()
         before = meter.thread_transactions()
         try:
-            service.issue("c-hot", f"user-{index:04d}")
+            service.issue(Caller(f"user-{index:04d}"), "c-hot")
             outcome = "issued"
         except CouponSoldOut:
             outcome = "sold out (early read)" if meter.thread_transactions() == before else "sold out (transaction)"
@@ -334,10 +343,10 @@ def throughput(meter: Meter, truncate: Callable[[], None], threads: int = 8, sec
         return sum(done) / elapsed, tally
 
     for i in range(threads):  # warm up both paths (connections, imports)
-        orders.place(requests[i])
-        balances.balance(users[i])
-    balance_rps, balance_tally = run(lambda i: balances.balance(users[i]))
-    order_rps, order_tally = run(lambda i: orders.place(requests[i]))
+        orders.place(Caller(users[i]), requests[i])
+        balances.balance(Caller(users[i]), users[i])
+    balance_rps, balance_tally = run(lambda i: balances.balance(Caller(users[i]), users[i]))
+    order_rps, order_tally = run(lambda i: orders.place(Caller(users[i]), requests[i]))
     return {
         "threads": threads,
         "seconds_each": seconds,

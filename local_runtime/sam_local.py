@@ -402,7 +402,10 @@ class Backends:
         return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.data_platform_port}/orders"
 
     def sam_options(self) -> list[str]:
-        """The options every `sam local` command needs to run the functions on these services."""
+        """The options every `sam local` command needs to run the functions on these services (and
+        the local token issuer's public key, which the authorizer trusts under `sam local` only)."""
+        from local_runtime.issuer import public_key_parameter
+
         return [
             "--skip-pull-image",
             "--region",
@@ -410,7 +413,8 @@ class Backends:
             "--add-host",
             f"{CONTAINER_HOST}:{self.gateway}",
             "--parameter-overrides",
-            f"DynamoDbEndpointUrl={self.dynamodb_url} DataPlatformUrl={self.data_platform_url}",
+            f"DynamoDbEndpointUrl={self.dynamodb_url} DataPlatformUrl={self.data_platform_url}"
+            f" LocalTokenPublicKey={public_key_parameter()}",
         ]
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ from shop.errors import (
     ProductNotFound,
     ShopError,
 )
+from shop.identity import Caller
 from shop.ids import issued_coupon_id
 from shop.models.balance import BALANCE_LIMIT
 from shop.models.coupon import Coupon, FixedDiscount, IssuedCoupon
@@ -67,7 +68,7 @@ def campaign(coupon_id: str, quantity: int) -> None:
 
 def test_charges_raced_on_one_balance_stop_exactly_at_the_cap(local_db: Any) -> None:
     service = BalanceService()
-    outcomes = race([lambda: service.charge("racer", 1_000_000) for _ in range(30)])
+    outcomes = race([lambda: service.charge(Caller("racer"), "racer", 1_000_000) for _ in range(30)])
     assert outcomes == Counter({"ok": 10, "BalanceLimitExceeded": 20})
     assert BalanceRepository().get("racer") == BALANCE_LIMIT
 
@@ -82,7 +83,7 @@ def test_a_charge_past_the_cap_is_refused_by_the_condition(local_db: Any) -> Non
 def test_coupons_raced_by_many_users_are_issued_exactly_as_many_as_there_are(local_db: Any) -> None:
     campaign("hot", 25)
     service = CouponService()
-    outcomes = race([lambda n=n: service.issue("hot", f"user-{n}") for n in range(120)])
+    outcomes = race([lambda n=n: service.issue(Caller(f"user-{n}"), "hot") for n in range(120)])
     assert outcomes == Counter({"ok": 25, "CouponSoldOut": 95})
     coupon = CouponRepository().get("hot")
     assert coupon is not None and coupon.remaining_quantity == 0
@@ -93,7 +94,7 @@ def test_coupons_raced_by_many_users_are_issued_exactly_as_many_as_there_are(loc
 def test_one_user_racing_for_one_campaign_gets_one_coupon(local_db: Any) -> None:
     campaign("once", 10)
     service = CouponService()
-    outcomes = race([lambda: service.issue("once", "greedy") for _ in range(20)])
+    outcomes = race([lambda: service.issue(Caller("greedy"), "once") for _ in range(20)])
     assert outcomes == Counter({"ok": 1, "CouponAlreadyIssued": 19})
     coupon = CouponRepository().get("once")
     assert coupon is not None and coupon.remaining_quantity == 9
@@ -138,7 +139,7 @@ def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any) -> Non
         BalanceRepository().add(f"buyer-{n}", 1_000, BALANCE_LIMIT)
     service = OrderService()
     orders = [one_unit(f"buyer-{n}", "hot") for n in range(60)]
-    outcomes = race([lambda o=o: service.place(o) for o in orders])
+    outcomes = race([lambda o=o: service.place(Caller(str(o.user_id)), o) for o in orders])
     assert outcomes == Counter({"ok": 20, "OutOfStock": 40})
     product = ProductRepository().get("hot")
     assert product is not None and product.stock == 0
@@ -152,7 +153,7 @@ def test_orders_raced_on_one_balance_spend_it_exactly(local_db: Any) -> None:
     BalanceRepository().add("spender", 1_000, BALANCE_LIMIT)
     service = OrderService()
     order = one_unit("spender", "item")
-    outcomes = race([lambda: service.place(order) for _ in range(20)])
+    outcomes = race([lambda: service.place(Caller("spender"), order) for _ in range(20)])
     assert outcomes == Counter({"ok": 3, "InsufficientBalance": 17})
     assert BalanceRepository().get("spender") == 100
     product = ProductRepository().get("item")
@@ -163,10 +164,10 @@ def test_one_coupon_raced_by_its_owner_is_used_once(local_db: Any) -> None:
     ProductRepository().create(Product(product_id="item", name="Item", price=300, stock=1_000))
     BalanceRepository().add("owner", 100_000, BALANCE_LIMIT)
     campaign("c", 5)
-    coupon = CouponService().issue("c", "owner")
+    coupon = CouponService().issue(Caller("owner"), "c")
     service = OrderService()
     order = one_unit("owner", "item", coupon.issued_coupon_id)
-    outcomes = race([lambda: service.place(order) for _ in range(10)])
+    outcomes = race([lambda: service.place(Caller("owner"), order) for _ in range(10)])
     assert outcomes == Counter({"ok": 1, "InvalidCoupon": 9})
     assert BalanceRepository().get("owner") == 100_000 - 200
 

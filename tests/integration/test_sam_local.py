@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from local_runtime import ports, sam_local
+from local_runtime import issuer, ports, sam_local
+from tests.support.auth import bearer
 from tests.support.sam_local import Answer, Tables, http, require_engine
 
 pytestmark = pytest.mark.docker
@@ -235,6 +236,42 @@ def _count_sales(run: Run) -> None:
     assert run.tables.item("SalesTable", pk=f"ORDER#{order_id}", sk="COUNTED") is not None
 
 
+@check("balance_inquiry_another_user.json")
+def _another_users_balance(run: Run) -> None:
+    answer = run.invoke()
+    assert (answer.status, answer.body["code"]) == (403, "FORBIDDEN"), answer.why()
+
+
+@check("balance_charge_another_user.json")
+def _charge_for_another_user(run: Run) -> None:
+    user = _user(run)
+    before = run.tables.balance(user)
+    answer = run.invoke()
+    assert (answer.status, answer.body["code"]) == (403, "FORBIDDEN"), answer.why()
+    assert run.tables.balance(user) == before
+
+
+@check("catalogue_admin_create_product_not_admin.json")
+def _create_product_not_admin(run: Run) -> None:
+    answer = run.invoke()
+    assert (answer.status, answer.body["code"]) == (403, "FORBIDDEN"), answer.why()
+
+
+@check("order_placement_no_caller.json")
+def _order_without_caller(run: Run) -> None:
+    user = run.request["userId"]
+    before = run.tables.balance(user)
+    answer = run.invoke()
+    assert (answer.status, answer.body["code"]) == (401, "UNAUTHORIZED"), answer.why()
+    assert run.tables.balance(user) == before
+
+
+@check("authorizer_unsigned_token.json")
+def _authorizer_refuses(run: Run) -> None:
+    answer = run.invoke()
+    assert answer.raw == {"isAuthorized": False}, answer.why()
+
+
 @check("user_coupons.json")
 def _user_coupons(run: Run) -> None:
     user = _user(run)
@@ -292,23 +329,26 @@ def sam_api(sam_backends: sam_local.Backends, tmp_path_factory: pytest.TempPathF
 
 
 SMOKE_USER = "sam-api-smoke-user"
+AS_USER = bearer(SMOKE_USER)
+AS_ADMIN = bearer("sam-api-smoke-admin", admin=True)
 
 
 def test_contract_through_sam_local_start_api(sam_api: str, tables: Tables) -> None:
     """Charge, a missing product, a coupon, an order and its refusals, over HTTP through SAM's gateway
     and one container per function; the database shows each effect, and a refusal changes nothing."""
-    status, body = http(sam_api, "POST", f"/users/{SMOKE_USER}/balance/charge", {"amount": 30_000})
+    status, body = http(sam_api, "POST", f"/users/{SMOKE_USER}/balance/charge", {"amount": 30_000}, headers=AS_USER)
     assert (status, body) == (200, {"userId": SMOKE_USER, "balance": 30_000})
     assert tables.balance(SMOKE_USER) == 30_000
 
     status, body = http(sam_api, "GET", "/products/nope")
     assert status == 404 and body["code"] == "PRODUCT_NOT_FOUND", body
 
-    status, product = http(sam_api, "POST", "/products", {"name": "Smoke lamp", "price": 12_000, "stock": 3})
+    lamp = {"name": "Smoke lamp", "price": 12_000, "stock": 3}
+    status, product = http(sam_api, "POST", "/products", lamp, headers=AS_ADMIN)
     assert status == 201, product
     product_id = product["productId"]
 
-    status, coupon = http(sam_api, "POST", "/coupons/c-welcome/issue", {"userId": SMOKE_USER})
+    status, coupon = http(sam_api, "POST", "/coupons/c-welcome/issue", {}, headers=AS_USER)
     assert status == 201 and coupon["couponId"] == "c-welcome" and coupon["status"] == "AVAILABLE", coupon
 
     order = {
@@ -316,20 +356,49 @@ def test_contract_through_sam_local_start_api(sam_api: str, tables: Tables) -> N
         "items": [{"productId": product_id, "quantity": 2}],
         "issuedCouponId": coupon["issuedCouponId"],
     }
-    status, placed = http(sam_api, "POST", "/orders", order)
+    status, placed = http(sam_api, "POST", "/orders", order, headers=AS_USER)
     assert status == 201, placed
     assert (placed["totalAmount"], placed["discountAmount"], placed["paidAmount"]) == (24_000, 5_000, 19_000)
     assert tables.balance(SMOKE_USER) == 11_000 and tables.stock(product_id) == 1
     assert tables.item("OrdersTable", orderId=placed["orderId"]) is not None
 
     beyond_stock = {"userId": SMOKE_USER, "items": [{"productId": product_id, "quantity": 2}]}
-    status, body = http(sam_api, "POST", "/orders", beyond_stock)
+    status, body = http(sam_api, "POST", "/orders", beyond_stock, headers=AS_USER)
     assert status == 409 and body["code"] == "OUT_OF_STOCK", body
 
     beyond_balance = {"userId": SMOKE_USER, "items": [{"productId": product_id, "quantity": 1}]}
-    status, body = http(sam_api, "POST", "/orders", beyond_balance)
+    status, body = http(sam_api, "POST", "/orders", beyond_balance, headers=AS_USER)
     assert status == 409 and body["code"] == "INSUFFICIENT_BALANCE", body
 
     assert tables.balance(SMOKE_USER) == 11_000 and tables.stock(product_id) == 1
-    status, body = http(sam_api, "GET", f"/users/{SMOKE_USER}/balance")
+    status, body = http(sam_api, "GET", f"/users/{SMOKE_USER}/balance", headers=AS_USER)
     assert (status, body) == (200, {"userId": SMOKE_USER, "balance": 11_000})
+
+
+def test_identity_through_sam_local_start_api(sam_api: str, tables: Tables, tmp_path: Path) -> None:
+    """The template's Lambda authorizer, in its own container, before every protected route: no
+    token 401, a bad token refused by the gateway (its body, not a function's), nothing charged;
+    another user's balance 403; catalogue administration 403 for a user, served for an admin."""
+    user = "sam-api-identity-user"
+    charge = f"/users/{user}/balance/charge"
+    status, body = http(sam_api, "POST", charge, {"amount": 1_000})
+    assert (status, body) == (401, {"message": "Unauthorized"})
+    expired = issuer.issue(user, now=0, ttl=60)
+    other_key = issuer.issue(user, path=tmp_path / "other-key.pem")
+    for token in ("garbage", expired, other_key):
+        status, body = http(sam_api, "POST", charge, {"amount": 1_000}, headers={"Authorization": f"Bearer {token}"})
+        assert status in (401, 403) and set(body) == {"message"}, body
+    assert tables.balance(user) == 0
+
+    status, body = http(sam_api, "POST", charge, {"amount": 1_000}, headers=bearer(user))
+    assert (status, body) == (200, {"userId": user, "balance": 1_000})
+    status, body = http(sam_api, "GET", f"/users/{user}/balance", headers=bearer("someone-else"))
+    assert (status, body["code"]) == (403, "FORBIDDEN")
+    status, body = http(sam_api, "GET", f"/users/{user}/balance", headers=AS_ADMIN)
+    assert (status, body) == (200, {"userId": user, "balance": 1_000})
+
+    status, body = http(sam_api, "GET", "/coupons/c-welcome", headers=bearer(user))
+    assert (status, body["code"]) == (403, "FORBIDDEN")
+    status, body = http(sam_api, "GET", "/coupons/c-welcome", headers=AS_ADMIN)
+    assert status == 200 and body["couponId"] == "c-welcome", body
+    assert http(sam_api, "GET", "/products/popular")[0] == 200

@@ -226,3 +226,46 @@ def test_the_orders_pipe_dead_letters_a_record_before_the_stream_drops_it() -> N
         template.resources("AWS::SQS::Queue")["OrdersPipeDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
         >= 7 * 24 * 3600
     )
+
+
+# ---------------------------------------------------------------- identity
+
+PUBLIC_ROUTES = {("GET", "/products"), ("GET", "/products/{productId}"), ("GET", "/products/popular")}
+
+
+def test_every_route_but_the_public_ones_goes_through_the_token_authorizer() -> None:
+    (api,) = template.resources("AWS::Serverless::HttpApi").values()
+    auth = api["Properties"]["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert (authorizer["AuthorizerPayloadFormatVersion"], authorizer["EnableSimpleResponses"]) == ("2.0", True)
+    assert authorizer["Identity"] == {"Headers": ["Authorization"], "ReauthorizeEvery": 300}
+    seen = set()
+    for resource in functions().values():
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            route = (event["Properties"]["Method"], event["Properties"]["Path"])
+            seen.add(route)
+            opted_out = event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+            assert opted_out == (route in PUBLIC_ROUTES), route
+    assert seen > PUBLIC_ROUTES
+
+
+def test_the_authorizer_trusts_the_stacks_pool_and_api_gateway_may_call_it() -> None:
+    resources = template.load()["Resources"]
+    variables = function_environment("AuthorizerFunction")
+    assert variables["TOKEN_ISSUER"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+    assert variables["TOKEN_CLIENT_ID"] == {"Ref": "UserPoolClient"}
+    (permission,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    assert resources["AdminGroup"]["Properties"] == {
+        "GroupName": "admin",
+        "Description": "Shop administrators",
+        "UserPoolId": {"Ref": "UserPool"},
+    }
+    assert resources["UserPoolClient"]["Properties"]["GenerateSecret"] is False
+    outputs = template.load()["Outputs"]
+    assert {"UserPoolId", "UserPoolClientId", "TokenIssuer"} <= set(outputs)
+    assert outputs["TokenIssuer"]["Value"] == variables["TOKEN_ISSUER"]

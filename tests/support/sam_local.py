@@ -101,11 +101,13 @@ class Answer:
         return f"answer: {json.dumps(self.raw)[:2000]}\n--- last log lines ---\n{tail}"
 
 
-def http(base_url: str, method: str, path: str, body: Any = None, timeout: float = 60) -> tuple[int, Any]:
-    """One request with a JSON body; (status, decoded JSON answer)."""
+def http(
+    base_url: str, method: str, path: str, body: Any = None, timeout: float = 60, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """One request with a JSON body (and `headers`, e.g. a bearer token); (status, decoded JSON answer)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        base_url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

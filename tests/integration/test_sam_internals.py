@@ -17,9 +17,15 @@ import pytest
 from local_runtime import template
 from local_runtime.api import LocalApi
 from local_runtime.functions import InProcessLambda, stacks
+from local_runtime.issuer import public_key_parameter
+from tests.support.auth import bearer
 
 PINNED = "1.170.0"
-PARAMETERS = {"DynamoDbEndpointUrl": "http://127.0.0.1:1", "DataPlatformUrl": "http://127.0.0.1:2/orders"}
+PARAMETERS = {
+    "DynamoDbEndpointUrl": "http://127.0.0.1:1",
+    "DataPlatformUrl": "http://127.0.0.1:2/orders",
+    "LocalTokenPublicKey": public_key_parameter(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +137,9 @@ def test_the_gateway_sends_a_payload_2_event_and_maps_the_answer(
     stub(monkeypatch, functions["BalanceChargeFunction"], handler)
     client = _gateway(functions, stack_list)
 
-    response = client.post("/users/u-1/balance/charge?x=1", json={"amount": 5}, headers={"X-Test": "yes"})
+    response = client.post(
+        "/users/u-1/balance/charge?x=1", json={"amount": 5}, headers={"X-Test": "yes", **bearer("u-1")}
+    )
 
     assert response.status_code == 201
     assert response.get_json() == {"ok": True}
@@ -147,6 +155,7 @@ def test_the_gateway_sends_a_payload_2_event_and_maps_the_answer(
     assert event["requestContext"]["http"]["method"] == "POST"
     assert seen["context"].function_name == "BalanceChargeFunction"
     assert 0 < seen["context"].get_remaining_time_in_millis() <= 10_000
+    assert event["requestContext"]["authorizer"] == {"lambda": {"sub": "u-1", "admin": False}}
 
 
 def test_a_handler_that_raises_is_answered_as_api_gateway_answers_it(
@@ -158,13 +167,58 @@ def test_a_handler_that_raises_is_answered_as_api_gateway_answers_it(
     stub(monkeypatch, functions["BalanceInquiryFunction"], handler)
     client = _gateway(functions, stack_list)
 
-    response = client.get("/users/u-1/balance")
+    response = client.get("/users/u-1/balance", headers=bearer("u-1"))
 
     assert response.status_code == 500
     assert response.get_json() == {"message": "Internal server error"}
     assert any(
         "RuntimeError: boom" in record.getMessage() and "Traceback" in record.getMessage() for record in caplog.records
     )
+
+
+def test_the_gateway_runs_the_lambda_authorizer_before_the_route(
+    functions: InProcessLambda, stack_list: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SAM's gateway reads the HTTP API's Lambda authorizer from the template and invokes it through
+    the same runner as the routes (payload 2.0 REQUEST event, simple response): no header is 401
+    without invoking anything, a refusal 403 without invoking the route, an allow passes its context."""
+    calls: list[str] = []
+    authorizer_events: list[dict[str, Any]] = []
+
+    def route(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append("route")
+        return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+
+    invoke = functions.invoke
+
+    def recorded(function_identifier: str, event: str, *args: Any, **kwargs: Any) -> None:
+        if function_identifier == "AuthorizerFunction":
+            calls.append("authorizer")
+            authorizer_events.append(json.loads(event))
+        invoke(function_identifier, event, *args, **kwargs)
+
+    stub(monkeypatch, functions["BalanceInquiryFunction"], route)
+    monkeypatch.setattr(functions, "invoke", recorded)
+    client = _gateway(functions, stack_list)
+
+    response = client.get("/users/u-1/balance")
+    assert (response.status_code, response.get_json(), calls) == (401, {"message": "Unauthorized"}, [])
+
+    response = client.get("/users/u-1/balance", headers={"Authorization": "Bearer garbage"})
+    assert (response.status_code, calls) == (403, ["authorizer"])
+    event = authorizer_events[-1]
+    assert (event["version"], event["type"], event["identitySource"]) == ("2.0", "REQUEST", ["Bearer garbage"])
+    assert event["routeKey"] == "GET /users/{userId}/balance"
+
+    calls.clear()
+    response = client.get("/users/u-1/balance", headers=bearer("u-1", admin=True))
+    assert (response.status_code, calls) == (200, ["authorizer", "route"])
+    assert response.get_json() == {"lambda": {"sub": "u-1", "admin": True}}
+
+    calls.clear()
+    stub(monkeypatch, functions["PopularProductsFunction"], route)
+    response = client.get("/products/popular")  # public: the authorizer is not called
+    assert (response.status_code, response.get_json(), calls) == (200, None, ["route"])
 
 
 def test_each_invocation_sees_its_own_environment(functions: InProcessLambda, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -769,6 +769,7 @@ def run_start_api(port: int, host: str) -> int:
         say(f"ready in {time.monotonic() - started:.0f}s: the API on {api.url} (real sam local, Docker)")
         print("\n".join(lines), file=sys.stderr)
         say(f"DynamoDB Local: {backends.dynamodb.endpoint}; data platform: {backends.data_platform_host_url}")
+        say('tokens: -H "Authorization: Bearer $(make -s token USER=user-1)" (ADMIN=1 for catalogue administration)')
         say("Ctrl-C stops SAM, its containers, DynamoDB Local and the data platform")
         assert api.process is not None
         try:

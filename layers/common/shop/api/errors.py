@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -15,7 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import errors
-from shop.models.errors import ErrorBody
+from shop.ids import ID_PATTERN
+from shop.models.errors import ErrorBody, shorten
 from shop.observability import logger, metrics
 
 REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
@@ -51,9 +53,10 @@ def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict
     )
 
 
-def unsupported_media_type() -> dict[str, Any]:
-    """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
-    body = ErrorBody(code="INVALID_REQUEST", message=NOT_JSON)
+def invalid_request(message: str) -> dict[str, Any]:
+    """The `400 INVALID_REQUEST` answer, as API Gateway takes it, to a request refused before the
+    resolver reads it."""
+    body = ErrorBody(code="INVALID_REQUEST", message=message)
     return {
         "statusCode": int(HTTPStatus.BAD_REQUEST),
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
@@ -62,16 +65,45 @@ def unsupported_media_type() -> dict[str, Any]:
     }
 
 
+def unsupported_media_type() -> dict[str, Any]:
+    """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
+    return invalid_request(NOT_JSON)
+
+
+MAX_NAMED = 3
+"""A refusal names at most this many failed fields, and counts the others."""
+
+
 def describe_validation_errors(details: Sequence[Any]) -> str:
-    """One line naming each field that failed and why, e.g. `body.amount: Input should be ...`."""
+    """Each field that failed and why, e.g. `body.amount: Input should be ...`: the first few,
+    each cut short, then how many more (a body of 5,000 unknown fields is not echoed back)."""
     parts = []
-    for detail in details:
-        location = ".".join(str(part) for part in detail.get("loc", ()))
+    for detail in details[:MAX_NAMED]:
+        location = shorten(".".join(str(part) for part in detail.get("loc", ())), 80)
         if detail.get("type") == "json_invalid":
-            parts.append(f"body: {detail.get('ctx', {}).get('error') or 'not valid JSON'}")
+            parts.append(f"body: {shorten(str(detail.get('ctx', {}).get('error') or 'not valid JSON'), 120)}")
         else:
-            parts.append(f"{location}: {detail.get('msg', 'invalid')}")
+            parts.append(f"{location}: {shorten(str(detail.get('msg', 'invalid')), 120)}")
+    if len(details) > MAX_NAMED:
+        parts.append(f"and {len(details) - MAX_NAMED:,} more")
     return "; ".join(parts) or "invalid request"
+
+
+def ids_outside_the_pattern(event: dict[str, Any]) -> str | None:
+    """The refusal of a request whose route API Gateway matched (it names the route in `routeKey`
+    and gives the path parameters) but whose path the resolver cannot match because an id holds
+    characters no route accepts (a slash, a symbol, nothing at all): every path parameter is an
+    id, so this is an id outside the pattern, not an unknown route."""
+    route_key = event.get("routeKey")
+    parameters = event.get("pathParameters")
+    if not isinstance(route_key, str) or route_key == "$default" or not isinstance(parameters, dict):
+        return None
+    outside = [
+        f"path.{shorten(str(name), 40)}: String should match pattern '{ID_PATTERN}'"
+        for name, value in sorted(parameters.items())
+        if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value)
+    ]
+    return "; ".join(outside) or None
 
 
 def internal_error() -> Response[dict[str, Any]]:
@@ -102,6 +134,9 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
+        outside = ids_outside_the_pattern(app.current_event.raw_event)
+        if outside:
+            return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", outside)
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
 
     @app.exception_handler(Exception)

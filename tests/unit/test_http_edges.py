@@ -935,3 +935,24 @@ def test_a_json_media_type_is_read_whatever_its_case(api: Any, content_type: str
         headers={"Content-Type": content_type},
     )
     assert (status, body) == (200, {"userId": user, "balance": 700})
+
+
+def test_a_long_refusal_message_is_cut_to_the_cap(api: Api, seeded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever builds the message, the answer keeps it short."""
+    from shop.errors import ProductNotFound
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ProductNotFound("p" * 5_000)
+
+    monkeypatch.setattr(CatalogueService, "product", refuse)
+    status, headers, raw = call(api, "ProductInquiryFunction", "GET", "/products/p-mouse")
+    body = assert_error(status, headers, raw, 404, "PRODUCT_NOT_FOUND")
+    assert len(body["message"]) == MAX_MESSAGE
+    assert body["message"].endswith("…")
+
+
+def test_many_invalid_query_values_get_one_short_message(refused: Any) -> None:
+    error = refused("ProductInquiryFunction", "GET", "/products", query={"limit": "x" * 10_000, "cursor": "y" * 10_000})
+    assert "limit" in error["message"]
+    assert "cursor" in error["message"]
+    assert "xxxxxxxxxx" not in error["message"]

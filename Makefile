@@ -91,4 +91,4 @@ deploy: build ## sam deploy with samconfig.toml (needs AWS credentials)
 	@$(BIN)/sam deploy
 
 clean: ## Remove build output, the venv and node_modules
-	rm -rf .aws-sam $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

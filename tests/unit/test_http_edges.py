@@ -956,3 +956,16 @@ def test_many_invalid_query_values_get_one_short_message(refused: Any) -> None:
     assert "limit" in error["message"]
     assert "cursor" in error["message"]
     assert "xxxxxxxxxx" not in error["message"]
+
+
+def test_a_message_naming_long_fields_still_counts_the_rest() -> None:
+    """The count of the other failures is never what the cap cuts off."""
+    from shop.api.errors import describe_validation_errors
+
+    details = [{"loc": ("body", "k" * 500 + str(n)), "msg": "m" * 500} for n in range(40)]
+    message = describe_validation_errors(details)
+    assert len(message) <= MAX_MESSAGE
+    assert message.endswith(" more")
+    named = message.count("body.")
+    assert named >= 1
+    assert f"and {40 - named} more" in message

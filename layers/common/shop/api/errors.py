@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import errors
 from shop.ids import ID_PATTERN
-from shop.models.errors import ErrorBody, shorten
+from shop.models.errors import MAX_MESSAGE, ErrorBody, shorten
 from shop.observability import logger, metrics
 
 REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
@@ -76,16 +76,20 @@ MAX_NAMED = 3
 
 def describe_validation_errors(details: Sequence[Any]) -> str:
     """Each field that failed and why, e.g. `body.amount: Input should be ...`: the first few,
-    each cut short, then how many more (a body of 5,000 unknown fields is not echoed back)."""
-    parts = []
+    each cut short, as many as fit the message, then how many more (a body of 5,000 unknown
+    fields is not echoed back)."""
+    parts: list[str] = []
     for detail in details[:MAX_NAMED]:
-        location = shorten(".".join(str(part) for part in detail.get("loc", ())), 80)
+        location = shorten(".".join(str(part) for part in detail.get("loc", ())), 60)
         if detail.get("type") == "json_invalid":
-            parts.append(f"body: {shorten(str(detail.get('ctx', {}).get('error') or 'not valid JSON'), 120)}")
+            part = f"body: {shorten(str(detail.get('ctx', {}).get('error') or 'not valid JSON'), 120)}"
         else:
-            parts.append(f"{location}: {shorten(str(detail.get('msg', 'invalid')), 120)}")
-    if len(details) > MAX_NAMED:
-        parts.append(f"and {len(details) - MAX_NAMED:,} more")
+            part = f"{location}: {shorten(str(detail.get('msg', 'invalid')), 120)}"
+        if parts and len("; ".join([*parts, part])) > MAX_MESSAGE - 30:
+            break
+        parts.append(part)
+    if len(details) > len(parts):
+        parts.append(f"and {len(details) - len(parts):,} more")
     return "; ".join(parts) or "invalid request"
 
 

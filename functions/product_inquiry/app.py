@@ -1,10 +1,6 @@
 """GET /products and GET /products/{productId}: the catalogue."""
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from shop.api.http import BAD_REQUEST, NOT_FOUND, ProductId, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, NOT_FOUND, Cursor, Limit, ProductId, create_app, entry_point, refusals
 from shop.models.product import Product, ProductPage
 from shop.services.catalogue import CatalogueService
 
@@ -13,10 +9,7 @@ service = CatalogueService()
 
 
 @app.get("/products", responses={200: {"description": "One page of products"}, **refusals(BAD_REQUEST)})
-def list_products(
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
-) -> ProductPage:
+def list_products(limit: Limit = 20, cursor: Cursor = None) -> ProductPage:
     return service.page(limit, cursor)
 
 

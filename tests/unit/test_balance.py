@@ -56,7 +56,8 @@ def test_the_bounds_of_the_amount_are_accepted(api: Any, amount: int) -> None:
         {"amount": MAX_CHARGE + 1},
         {"amount": "100"},
         {"amount": 10.5},
-        {"amount": 100.0},
+        {"amount": 0.0},
+        {"amount": 1_000_001.0},
         {"amount": True},
         {"amount": None},
         {"amount": 10**40},
@@ -73,6 +74,14 @@ def test_an_amount_that_is_not_an_integer_in_range_is_refused_and_changes_nothin
     assert answer["code"] == "INVALID_REQUEST"
     assert answer["message"]
     assert balance_of(api, "u1") == 0
+
+
+@pytest.mark.parametrize("raw", ["100.0", "1e2", "1.00E+2", "100.000"])
+def test_an_integral_amount_written_with_a_fraction_or_exponent_is_an_integer(api: Any, raw: str) -> None:
+    """JSON Schema's integer: a number with no fractional part, however it is written."""
+    status, answer = api.call(CHARGE, "POST", "/users/u1/balance/charge", raw_body=f'{{"amount": {raw}}}', caller="u1")
+    assert (status, answer) == (200, {"userId": "u1", "balance": 100})
+    assert balance_of(api, "u1") == 100
 
 
 def test_the_refusal_message_names_the_field(api: Any) -> None:

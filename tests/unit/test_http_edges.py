@@ -3,6 +3,7 @@ exactly `{"code", "message"}`, and nothing changed in the database."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from moto import mock_aws
 
 from local_runtime.seed import seed
 from local_runtime.tables import create_tables
+from shop.api.body import MAX_BODY_BYTES, MAX_DEPTH
 from shop.errors import ShopError
+from shop.models.errors import MAX_MESSAGE
 from shop.repositories import dynamodb
 from shop.services.balance import BalanceService
 from shop.services.catalogue import CatalogueService
@@ -195,11 +198,16 @@ CALLERS: dict[str, dict[str, Any]] = {
 }
 
 
-def call(api: Api, fn: str, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, dict[str, str], str]:
-    """Call a route function as API Gateway does (made by the function's usual caller unless
-    `caller=` says otherwise); the raw status, headers and body."""
+def call(
+    api: Api, fn: str, method: str, path: str, body: Any = None, *, event: dict[str, Any] | None = None, **kwargs: Any
+) -> tuple[int, dict[str, str], str]:
+    """Call a route function as API Gateway does (with `event` when given; otherwise made by the
+    function's usual caller unless `caller=` says otherwise); the raw status, headers and body."""
     kwargs = {**CALLERS.get(fn, {}), **kwargs}
-    response = api.handler(fn)(http_event(method, path, body, **kwargs), LambdaContext())
+    if event is not None and "caller" in kwargs:
+        made_by = {"sub": kwargs["caller"], "admin": kwargs.get("admin", False)}
+        event["requestContext"].setdefault("authorizer", {"lambda": made_by})
+    response = api.handler(fn)(event or http_event(method, path, body, **kwargs), LambdaContext())
     return response["statusCode"], response.get("headers", {}), response.get("body", "")
 
 
@@ -220,6 +228,7 @@ def assert_error(status: int, headers: dict[str, str], raw: str, expected_status
     assert body["code"] == code
     assert isinstance(body["message"], str)
     assert body["message"].strip()
+    assert len(body["message"]) <= MAX_MESSAGE, "an error message is short"
     assert "Traceback" not in raw
     return body
 
@@ -337,6 +346,149 @@ def test_a_well_formed_multipart_body_is_refused(refused: Any) -> None:
     refused(r.function, r.method, r.path, raw_body=form, headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
 
 
+# ---------------------------------------------------------------- hostile bodies: size, depth, text
+
+
+def padded(r: Route, size: int) -> str:
+    """The route's valid body, padded with whitespace to exactly `size` bytes."""
+    text = json.dumps(r.body)
+    assert len(text) < size
+    return text[:-1] + " " * (size - len(text)) + "}"
+
+
+@pytest.mark.parametrize("r", BODY_ROUTES, ids=str)
+def test_a_body_over_the_size_limit_is_refused_even_if_valid(r: Route, refused: Any) -> None:
+    error = refused(r.function, r.method, r.path, raw_body=padded(r, MAX_BODY_BYTES + 1), names="body")
+    assert f"{MAX_BODY_BYTES:,}" in error["message"]
+    refused(r.function, r.method, r.path, raw_body=padded(r, 10 * 1024 * 1024), names="body")
+
+
+def test_a_body_at_the_size_limit_is_read(api: Api, seeded: None) -> None:
+    r = route("POST", "/users/{userId}/balance/charge")
+    status, _, raw = call(api, r.function, r.method, r.path, raw_body=padded(r, MAX_BODY_BYTES))
+    assert status == 200, raw
+
+
+def test_the_size_limit_counts_bytes_not_characters(refused: Any) -> None:
+    r = route("POST", "/products")
+    name = "가" * (MAX_BODY_BYTES // 3)  # 3 bytes each in UTF-8: over the limit, in fewer characters
+    refused(r.function, r.method, r.path, with_body(r, name=name), names="body")
+
+
+DEEP = {
+    "100,000 arrays": "[" * 100_000 + "]" * 100_000,
+    "20,000 arrays": "[" * 20_000 + "]" * 20_000,  # within the size limit, past Python's recursion limit
+    "5,000 objects": '{"a":' * 5_000 + "1" + "}" * 5_000,
+    "one level too deep": '{"a":' * MAX_DEPTH + "[1]" + "}" * MAX_DEPTH,
+}
+
+
+@pytest.mark.parametrize("raw", DEEP.values(), ids=DEEP.keys())
+@pytest.mark.parametrize("r", BODY_ROUTES, ids=str)
+def test_a_deeply_nested_body_is_refused(r: Route, raw: str, refused: Any) -> None:
+    refused(r.function, r.method, r.path, raw_body=raw, names="body")
+
+
+def test_a_deep_value_inside_a_valid_body_is_refused() -> None:
+    """The depth is checked on the whole body, not only where the models look."""
+    from shop.api.body import json_object
+
+    with pytest.raises(json.JSONDecodeError, match="nested deeper"):
+        json_object('{"amount": 5, "x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}")
+    assert json_object('{"amount": 5, "x": ' + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "}")["amount"] == 5
+
+
+@pytest.mark.parametrize("r", BODY_ROUTES, ids=str)
+def test_thousands_of_unknown_fields_get_a_short_message_that_counts_them(r: Route, refused: Any) -> None:
+    extra = {f"f{n:04}": 0 for n in range(5_000)}
+    body = json.dumps({**(r.body or {}), **extra})
+    assert len(body) < MAX_BODY_BYTES
+    error = refused(r.function, r.method, r.path, raw_body=body, names="f0000")
+    assert "more" in error["message"]
+    assert "f4999" not in error["message"]
+    twenty_thousand = json.dumps({f"f{n}": 0 for n in range(20_000)})
+    refused(r.function, r.method, r.path, raw_body=twenty_thousand, names="body")
+
+
+HUGE_STRING_FIELDS = [
+    (route("POST", "/orders"), "userId", lambda r, v: with_body(r, userId=v)),
+    (route("POST", "/coupons/{couponId}/issue"), "userId", lambda r, v: with_body(r, userId=v)),
+    (route("POST", "/products"), "name", lambda r, v: with_body(r, name=v)),
+    (route("POST", "/coupons"), "name", lambda r, v: with_body(r, name=v)),
+]
+
+
+@pytest.mark.parametrize(
+    ("r", "name", "build"), HUGE_STRING_FIELDS, ids=[f"{r} {name}" for r, name, _ in HUGE_STRING_FIELDS]
+)
+def test_a_huge_string_is_refused_and_not_echoed(r: Route, name: str, build: Any, refused: Any) -> None:
+    huge = "x" * 60_000
+    error = refused(r.function, r.method, r.path, build(r, huge), names=name)
+    assert "x" * 200 not in error["message"]
+
+
+@pytest.mark.parametrize("r", BODY_ROUTES, ids=str)
+def test_a_huge_unknown_field_name_is_cut_short_in_the_message(r: Route, refused: Any) -> None:
+    error = refused(r.function, r.method, r.path, with_body(r, **{"k" * 50_000: 1}), names="kkkk")
+    assert "k" * 200 not in error["message"]
+
+
+@pytest.mark.parametrize("r", BODY_ROUTES, ids=str)
+def test_a_field_given_twice_is_refused_and_named(r: Route, refused: Any) -> None:
+    assert r.body is not None
+    name, value = next(iter(r.body.items()))
+    raw = json.dumps(r.body)[:-1] + f", {json.dumps(name)}: {json.dumps(value)}}}"
+    refused(r.function, r.method, r.path, raw_body=raw, names=name)
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "a\\ud83d"])
+def test_an_unpaired_surrogate_is_refused(escape: str, refused: Any) -> None:
+    r = route("POST", "/products")
+    raw = json.dumps(with_body(r, name="PLACEHOLDER")).replace("PLACEHOLDER", escape)
+    refused(r.function, r.method, r.path, raw_body=raw, names="body")
+
+
+def test_a_paired_surrogate_escape_is_text(api: Api, seeded: None) -> None:
+    r = route("POST", "/products")
+    raw = json.dumps(with_body(r, name="PLACEHOLDER")).replace("PLACEHOLDER", "lamp \\ud83d\\udca1")
+    status, _, answer = call(api, r.function, r.method, r.path, raw_body=raw)
+    assert status == 201, answer
+    assert json.loads(answer)["name"] == "lamp \U0001f4a1"
+
+
+def base64_event(r: Route, data: bytes) -> dict[str, Any]:
+    event = http_event(r.method, r.path, headers={"Content-Type": "application/json"})
+    event["body"] = base64.b64encode(data).decode()
+    event["isBase64Encoded"] = True
+    return event
+
+
+@pytest.mark.parametrize(
+    "data", [b"\xff\xfe{}", b'{"amount": "\xe7"}', b"\x80"], ids=["bom-like", "latin-1 in a string", "lone byte"]
+)
+def test_a_base64_body_that_is_not_utf8_is_refused(data: bytes, refused: Any) -> None:
+    r = route("POST", "/users/{userId}/balance/charge")
+    refused(r.function, r.method, r.path, event=base64_event(r, data), names="UTF-8")
+
+
+def test_a_base64_body_that_is_not_base64_is_refused(refused: Any) -> None:
+    r = route("POST", "/users/{userId}/balance/charge")
+    event = base64_event(r, b"{}")
+    event["body"] = "not base64!"
+    refused(r.function, r.method, r.path, event=event, names="body")
+
+
+def test_a_base64_body_over_the_size_limit_is_refused(refused: Any) -> None:
+    r = route("POST", "/users/{userId}/balance/charge")
+    refused(r.function, r.method, r.path, event=base64_event(r, padded(r, MAX_BODY_BYTES + 3).encode()), names="body")
+
+
+def test_a_base64_json_body_is_read(api: Api, seeded: None) -> None:
+    r = route("POST", "/users/{userId}/balance/charge")
+    status, _, raw = call(api, r.function, r.method, r.path, event=base64_event(r, b'{"amount": 700}'))
+    assert status == 200, raw
+
+
 # ---------------------------------------------------------------- unknown and missing fields
 
 
@@ -415,7 +567,7 @@ INTEGER_FIELDS = [
 INTEGER_IDS = [f"{r} {name}" for r, name, _ in INTEGER_FIELDS]
 
 
-@pytest.mark.parametrize("value", ["100", "10", 10.5, 10.0, True, False, None, [], {}], ids=repr)
+@pytest.mark.parametrize("value", ["100", "10", "10.0", 10.5, 10.000001, True, False, None, [], {}], ids=repr)
 @pytest.mark.parametrize(("r", "name", "build"), INTEGER_FIELDS, ids=INTEGER_IDS)
 def test_an_integer_of_the_wrong_type_is_refused_and_named(
     r: Route, name: str, build: Any, value: Any, refused: Any
@@ -446,10 +598,68 @@ def test_an_integer_out_of_range_is_refused_and_named(r: Route, name: str, value
     refused(r.function, r.method, r.path, BUILDERS[(str(r), name)](r, value), names=name)
 
 
-def test_a_huge_integer_in_the_raw_json_is_refused(refused: Any) -> None:
-    r = route("POST", "/users/{userId}/balance/charge")
-    refused(r.function, r.method, r.path, raw_body='{"amount": ' + "9" * 400 + "}", names="amount")
-    refused(r.function, r.method, r.path, raw_body='{"amount": 1e3}', names="amount")
+def raw_with(r: Route, name: str, literal: str) -> str:
+    """The body of an INTEGER_FIELDS case with `literal` written, as is, where the integer goes."""
+    marker = 7_531_902_468
+    text = json.dumps(BUILDERS[(str(r), name)](r, marker))
+    assert text.count(str(marker)) == 1
+    return text.replace(str(marker), literal)
+
+
+HUGE_NUMBERS = {
+    "400 digits": "9" * 400,
+    "5,001 digits": "9" * 5001,  # past Python's int-string limit
+    "negative 5,001 digits": "-" + "9" * 5001,
+    "5,001 digits and a fraction": "9" * 5001 + ".5",
+    "huge exponent": "1e999999999",
+    "tiny exponent": "1e-999999999",
+    "float overflow": "1e400",
+    "exponent past the bound": "1e3",  # integral, but above every bound below
+}
+
+
+@pytest.mark.parametrize("literal", HUGE_NUMBERS.values(), ids=HUGE_NUMBERS.keys())
+@pytest.mark.parametrize(("r", "name", "build"), INTEGER_FIELDS, ids=INTEGER_IDS)
+def test_a_huge_or_tiny_number_in_the_raw_json_is_refused_and_named(
+    r: Route, name: str, build: Any, literal: str, refused: Any
+) -> None:
+    if literal == "1e3" and name in {"price", "stock", "quantity", "totalQuantity", "validDays", "amount"}:
+        literal = "1e11"  # 1,000 is within those bounds
+    refused(r.function, r.method, r.path, raw_body=raw_with(r, name, literal), names=name)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("r", BODY_ROUTES[:2], ids=str)
+def test_nan_and_infinity_are_not_json(r: Route, literal: str, refused: Any) -> None:
+    assert r.body is not None
+    name = next(iter(r.body))
+    raw = json.dumps(r.body).replace(json.dumps(r.body[name]), literal, 1)
+    refused(r.function, r.method, r.path, raw_body=raw, names=literal)
+
+
+# The same valid values, written as JSON Schema's integers with no fractional part.
+INTEGRAL_SPELLINGS = {"5.0": "{}.0", "5.000": "{}.000", "5e0": "{}e0", "5E+0": "{}E+0"}
+VALID_INTEGERS = {
+    "amount": 5_000,
+    "quantity": 2,
+    "price": 25_000,
+    "stock": 5,
+    "totalQuantity": 10,
+    "validDays": 7,
+    "rate": 10,
+}
+
+
+@pytest.mark.parametrize("spelling", INTEGRAL_SPELLINGS.values(), ids=INTEGRAL_SPELLINGS.keys())
+@pytest.mark.parametrize(("r", "name", "build"), INTEGER_FIELDS, ids=INTEGER_IDS)
+def test_an_integer_written_with_a_zero_fraction_or_an_exponent_is_accepted(
+    r: Route, name: str, build: Any, spelling: str, api: Api, seeded: None
+) -> None:
+    """JSON Schema's `integer` is any number with no fractional part; the document says `integer`."""
+    value = 1_000 if (r.template_path, name) == ("/coupons", "amount") else VALID_INTEGERS[name]
+    body = raw_with(r, name, spelling.format(value))
+    status, _, raw = call(api, r.function, r.method, r.path, raw_body=body)
+    assert status in (200, 201), raw
 
 
 STRING_FIELDS = [
@@ -542,6 +752,54 @@ def test_an_id_outside_the_pattern_in_a_path_is_refused(r: Route, name: str, val
     refused(r.function, r.method, r.with_id(name, value), r.body, names=name)
 
 
+# Ids the resolver's route patterns cannot match at all (a slash, an empty segment, symbols): API
+# Gateway still routes them (its event names the route and the parameters), and they are ids
+# outside the pattern, so 400, not "no such route".
+UNROUTABLE_PATH_IDS = {
+    "slash": "a/b",
+    "empty": "",
+    "emoji": "\U0001f600",
+    "quote": '"',
+    "backslash": "a\\b",
+    "backtick": "`",
+    "question mark": "a?b",
+    "hash": "a#b",
+    "newline": "a\nb",
+    "nul": "a\x00b",
+}
+
+
+def gateway_event(r: Route, name: str, value: str) -> dict[str, Any]:
+    """The event API Gateway sends for `r` with the path parameter `name` holding `value`."""
+    parameters = {other: value if other == name else VALID_IDS[other] for other in r.ids}
+    path = r.template_path
+    for key, given in parameters.items():
+        path = path.replace(f"{{{key}}}", given)
+    event = http_event(r.method, path, r.body)
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{r.method} {r.template_path}"
+    event["pathParameters"] = parameters
+    return event
+
+
+@pytest.mark.parametrize("value", UNROUTABLE_PATH_IDS.values(), ids=UNROUTABLE_PATH_IDS.keys())
+@pytest.mark.parametrize(("r", "name"), PATH_ID_CASES, ids=[str(r) for r, _ in PATH_ID_CASES])
+def test_an_id_no_route_pattern_matches_is_refused_not_unknown(r: Route, name: str, value: str, refused: Any) -> None:
+    refused(r.function, r.method, r.path, event=gateway_event(r, name, value), names=f"path.{name}")
+
+
+@pytest.mark.parametrize(("r", "name"), PATH_ID_CASES, ids=[str(r) for r, _ in PATH_ID_CASES])
+def test_a_gateway_event_with_valid_ids_reaches_the_route(r: Route, name: str, api: Api, seeded: None) -> None:
+    status, _, raw = call(api, r.function, r.method, r.path, event=gateway_event(r, name, VALID_IDS[name]))
+    assert status in (200, 201, 409), raw
+
+
+def test_an_unknown_route_the_gateway_did_not_name_stays_404(refused: Any) -> None:
+    event = http_event("GET", "/users/a/b/balance")
+    event["routeKey"] = "$default"
+    event["pathParameters"] = {"proxy": "users/a/b/balance"}
+    refused("BalanceInquiryFunction", "GET", "/users/a/b/balance", event=event, status=404, code="NOT_FOUND")
+
+
 @pytest.mark.parametrize(("r", "name"), PATH_ID_CASES, ids=[str(r) for r, _ in PATH_ID_CASES])
 def test_a_64_char_id_in_a_path_is_not_refused_as_invalid(r: Route, name: str, api: Api, seeded: None) -> None:
     status, _, raw = call(api, r.function, r.method, r.with_id(name, "a" * 64), r.body)
@@ -566,21 +824,34 @@ def test_limits_at_the_bounds_are_accepted(api: Api, aws: Any) -> None:
 
 
 GARBAGE_CURSORS = {
-    "not base64": "garbage!!",
-    "empty object": "e30",  # {}
-    "array": "W10",  # []
-    "bad id": "eyJwcm9kdWN0SWQiOiAiYS5iIn0",  # {"productId": "a.b"}
-    "extra key": "eyJwcm9kdWN0SWQiOiAicC1tb3VzZSIsICJ4IjogMX0",  # {"productId": "p-mouse", "x": 1}
-    "number id": "eyJwcm9kdWN0SWQiOiAxfQ",  # {"productId": 1}
-    "not utf-8": "__79",
+    "not an id": "garbage!!",
+    "dot": "a.b",
+    "space": "a b",
+    "unicode": "유저",
+    "65 chars": "A" * 65,
     "too long": "A" * 600,
     "empty": "",
 }
 
 
 @pytest.mark.parametrize("cursor", GARBAGE_CURSORS.values(), ids=GARBAGE_CURSORS.keys())
-def test_a_garbage_cursor_is_refused_and_named(cursor: str, refused: Any) -> None:
+def test_a_cursor_outside_the_pattern_is_refused_and_named(cursor: str, refused: Any) -> None:
     refused("ProductInquiryFunction", "GET", "/products", query={"cursor": cursor}, names="cursor")
+
+
+@pytest.mark.parametrize("cursor", ["0", "zzz", "e30", "p-mouse", "p-mousf", "A" * 64])
+def test_any_cursor_of_the_pattern_is_a_position_in_the_catalogue(cursor: str, api: Api, aws: Any) -> None:
+    """The document allows any id-shaped cursor, so the API does not refuse one: it answers the
+    products after where that key is or would be, in the order of the catalogue's pages."""
+    status, _, raw = call(api, "ProductInquiryFunction", "GET", "/products", query={"limit": "100"})
+    assert status == 200, raw
+    every = [p["productId"] for p in json.loads(raw)["items"]]
+    status, _, raw = call(api, "ProductInquiryFunction", "GET", "/products", query={"limit": "100", "cursor": cursor})
+    assert status == 200, raw
+    after = [p["productId"] for p in json.loads(raw)["items"]]
+    assert after == every[len(every) - len(after) :], "a page after a cursor is a tail of the catalogue"
+    if cursor in every:
+        assert after == every[every.index(cursor) + 1 :]
 
 
 def test_the_cursor_the_api_returned_works(api: Api, aws: Any) -> None:
@@ -682,3 +953,37 @@ def test_a_json_media_type_is_read_whatever_its_case(api: Any, content_type: str
         caller=user,
     )
     assert (status, body) == (200, {"userId": user, "balance": 700})
+
+
+def test_a_long_refusal_message_is_cut_to_the_cap(api: Api, seeded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever builds the message, the answer keeps it short."""
+    from shop.errors import ProductNotFound
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ProductNotFound("p" * 5_000)
+
+    monkeypatch.setattr(CatalogueService, "product", refuse)
+    status, headers, raw = call(api, "ProductInquiryFunction", "GET", "/products/p-mouse")
+    body = assert_error(status, headers, raw, 404, "PRODUCT_NOT_FOUND")
+    assert len(body["message"]) == MAX_MESSAGE
+    assert body["message"].endswith("…")
+
+
+def test_many_invalid_query_values_get_one_short_message(refused: Any) -> None:
+    error = refused("ProductInquiryFunction", "GET", "/products", query={"limit": "x" * 10_000, "cursor": "y" * 10_000})
+    assert "limit" in error["message"]
+    assert "cursor" in error["message"]
+    assert "xxxxxxxxxx" not in error["message"]
+
+
+def test_a_message_naming_long_fields_still_counts_the_rest() -> None:
+    """The count of the other failures is never what the cap cuts off."""
+    from shop.api.errors import describe_validation_errors
+
+    details = [{"loc": ("body", "k" * 500 + str(n)), "msg": "m" * 500} for n in range(40)]
+    message = describe_validation_errors(details)
+    assert len(message) <= MAX_MESSAGE
+    assert message.endswith(" more")
+    named = message.count("body.")
+    assert named >= 1
+    assert f"and {40 - named} more" in message

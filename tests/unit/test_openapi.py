@@ -205,3 +205,121 @@ def test_command_prints_and_writes_the_document(tmp_path: Path, document: dict[s
     assert written.returncode == 0, written.stderr
     assert written.stdout == ""
     assert json.loads(out.read_text()) == document
+
+
+# ---------------------------------------------------------------- the document and the models agree
+
+# Every status each route answers (API.md, and 400 for any input outside the document).
+STATUSES = {
+    ("/users/{userId}/balance", "get"): {"200", "400"},
+    ("/users/{userId}/balance/charge", "post"): {"200", "400", "409"},
+    ("/products", "get"): {"200", "400"},
+    ("/products/{productId}", "get"): {"200", "400", "404"},
+    ("/products/popular", "get"): {"200"},
+    ("/orders", "post"): {"201", "400", "404", "409"},
+    ("/users/{userId}/coupons", "get"): {"200", "400"},
+    ("/coupons/{couponId}/issue", "post"): {"201", "400", "404", "409"},
+    ("/products", "post"): {"201", "400"},
+    ("/products/{productId}/stock", "post"): {"200", "400", "404"},
+    ("/coupons", "post"): {"201", "400"},
+    ("/coupons/{couponId}", "get"): {"200", "400", "404"},
+}
+
+
+def test_every_status_a_route_answers_is_documented_with_its_body(document: dict[str, Any]) -> None:
+    ops = operations(document)
+    for key, statuses in STATUSES.items():
+        assert set(ops[key]["responses"]) >= statuses, key
+        for status in statuses - {"200", "201"}:
+            schema = ops[key]["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": SCHEMAS + "ErrorBody"}, (key, status)
+        assert not {code for code in ops[key]["responses"] if code.startswith("5")}, key
+
+
+def test_the_error_body_is_short_in_the_document(document: dict[str, Any]) -> None:
+    from shop.models.errors import MAX_MESSAGE
+
+    error = document["components"]["schemas"]["ErrorBody"]
+    assert error["properties"]["message"]["maxLength"] == MAX_MESSAGE <= 500
+    assert error["properties"]["code"]["pattern"] == "^[A-Z][A-Z0-9_]*$"
+
+
+def _schemas_in(value: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(value, dict):
+        if value.get("type") is not None or "properties" in value:
+            found.append(value)
+        for item in value.values():
+            found += _schemas_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _schemas_in(item)
+    return found
+
+
+def test_every_integer_bound_is_an_integer(document: dict[str, Any]) -> None:
+    integers = [s for s in _schemas_in(document) if s.get("type") == "integer"]
+    assert len(integers) > 10
+    for schema in integers:
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "default"):
+            if key in schema:
+                assert type(schema[key]) is int, schema
+
+
+def request_model_classes() -> dict[str, type]:
+    from shop.models.balance import ChargeRequest
+    from shop.models.coupon import FixedDiscount, IssueCouponRequest, NewCoupon, PercentDiscount
+    from shop.models.order import OrderLine, PlaceOrder
+    from shop.models.product import NewProduct, Restock
+
+    models = [
+        ChargeRequest,
+        PlaceOrder,
+        OrderLine,
+        IssueCouponRequest,
+        NewProduct,
+        Restock,
+        NewCoupon,
+        FixedDiscount,
+        PercentDiscount,
+    ]
+    return {model.__name__: model for model in models}
+
+
+def _bounds(metadata: list[Any]) -> tuple[Any, Any]:
+    low = next((m.ge for m in metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in metadata if hasattr(m, "le")), None)
+    return low, high
+
+
+def test_request_schemas_say_what_the_models_check(document: dict[str, Any]) -> None:
+    """Each request model, nested ones included: no other fields, the same required fields, and
+    each integer field an `integer` with the model's bounds."""
+    schemas = document["components"]["schemas"]
+    for name, model in request_model_classes().items():
+        schema = schemas[name]
+        fields = {field.alias or key: field for key, field in model.model_fields.items()}  # type: ignore[attr-defined]
+        assert schema["additionalProperties"] is False, name
+        assert set(schema["properties"]) == set(fields), name
+        assert set(schema.get("required", [])) == {alias for alias, f in fields.items() if f.is_required()}, name
+        for alias, field in fields.items():
+            if field.annotation is int:
+                prop = schema["properties"][alias]
+                assert prop["type"] == "integer", (name, alias)
+                low, high = _bounds(field.metadata)
+                assert (prop.get("minimum"), prop.get("maximum")) == (low, high), (name, alias)
+                assert low is not None
+                assert high is not None, f"{name}.{alias} has no upper bound"
+
+
+def test_the_catalogue_query_is_described_as_the_api_reads_it(document: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in operations(document)[("/products", "get")]["parameters"]}
+    assert set(params) == {"limit", "cursor"}
+    limit, cursor = params["limit"], params["cursor"]
+    assert (limit["in"], limit["required"]) == ("query", False)
+    assert limit["schema"]["type"] == "integer"
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"], limit["schema"]["default"]) == (1, 100, 20)
+    assert (cursor["in"], cursor["required"]) == ("query", False)
+    assert cursor["schema"]["type"] == "string"
+    assert cursor["schema"]["pattern"] == r"^[A-Za-z0-9_-]{1,64}$"
+    assert "anyOf" not in cursor["schema"], "a query string is never null"

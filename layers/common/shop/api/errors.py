@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -15,7 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import errors
-from shop.models.errors import ErrorBody
+from shop.ids import ID_PATTERN
+from shop.models.errors import MAX_MESSAGE, ErrorBody, shorten
 from shop.observability import logger, metrics
 
 REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
@@ -63,9 +65,15 @@ def raw_answer(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
     }
 
 
+def invalid_request(message: str) -> dict[str, Any]:
+    """The `400 INVALID_REQUEST` answer, as API Gateway takes it, to a request refused before the
+    resolver reads it."""
+    return raw_answer(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", message)
+
+
 def unsupported_media_type() -> dict[str, Any]:
     """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
-    return raw_answer(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", NOT_JSON)
+    return invalid_request(NOT_JSON)
 
 
 def refusal(error: errors.ShopError) -> tuple[HTTPStatus, str] | None:
@@ -82,16 +90,44 @@ def refused_answer(error: errors.ShopError) -> dict[str, Any]:
     return raw_answer(status, code, error.message)
 
 
+MAX_NAMED = 3
+"""A refusal names at most this many failed fields, and counts the others."""
+
+
 def describe_validation_errors(details: Sequence[Any]) -> str:
-    """One line naming each field that failed and why, e.g. `body.amount: Input should be ...`."""
-    parts = []
-    for detail in details:
-        location = ".".join(str(part) for part in detail.get("loc", ()))
+    """Each field that failed and why, e.g. `body.amount: Input should be ...`: the first few,
+    each cut short, as many as fit the message, then how many more (a body of 5,000 unknown
+    fields is not echoed back)."""
+    parts: list[str] = []
+    for detail in details[:MAX_NAMED]:
+        location = shorten(".".join(str(part) for part in detail.get("loc", ())), 60)
         if detail.get("type") == "json_invalid":
-            parts.append(f"body: {detail.get('ctx', {}).get('error') or 'not valid JSON'}")
+            part = f"body: {shorten(str(detail.get('ctx', {}).get('error') or 'not valid JSON'), 120)}"
         else:
-            parts.append(f"{location}: {detail.get('msg', 'invalid')}")
+            part = f"{location}: {shorten(str(detail.get('msg', 'invalid')), 120)}"
+        if parts and len("; ".join([*parts, part])) > MAX_MESSAGE - 30:
+            break
+        parts.append(part)
+    if len(details) > len(parts):
+        parts.append(f"and {len(details) - len(parts):,} more")
     return "; ".join(parts) or "invalid request"
+
+
+def ids_outside_the_pattern(event: dict[str, Any]) -> str | None:
+    """The refusal of a request whose route API Gateway matched (it names the route in `routeKey`
+    and gives the path parameters) but whose path the resolver cannot match because an id holds
+    characters no route accepts (a slash, a symbol, nothing at all): every path parameter is an
+    id, so this is an id outside the pattern, not an unknown route."""
+    route_key = event.get("routeKey")
+    parameters = event.get("pathParameters")
+    if not isinstance(route_key, str) or route_key == "$default" or not isinstance(parameters, dict):
+        return None
+    outside = [
+        f"path.{shorten(str(name), 40)}: String should match pattern '{ID_PATTERN}'"
+        for name, value in sorted(parameters.items())
+        if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value)
+    ]
+    return "; ".join(outside) or None
 
 
 def internal_error() -> Response[dict[str, Any]]:
@@ -121,6 +157,9 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
+        outside = ids_outside_the_pattern(app.current_event.raw_event)
+        if outside:
+            return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", outside)
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
 
     @app.exception_handler(Exception)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shop.api import errors
+from shop.api import body, errors
 from shop.api.identity import caller_of
 from shop.errors import Forbidden, Unauthenticated
 from shop.ids import ID_PATTERN
@@ -22,23 +21,25 @@ UserId = Annotated[str, Path(pattern=ID_PATTERN, description="User id")]
 ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="Product id")]
 CouponId = Annotated[str, Path(pattern=ID_PATTERN, description="Coupon campaign id")]
 
+Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1..100")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=ID_PATTERN,
+        description="Where the page starts: a `nextCursor` an earlier page answered. Opaque; any value of this "
+        "pattern is a position (one the API did not answer starts after where that key would be).",
+    ),
+]
+
 BAD_REQUEST, NOT_FOUND, CONFLICT = HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
 UNAUTHORIZED, FORBIDDEN = HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN
 refusals = errors.documented
 
 
-def json_object(body: str) -> dict[str, Any]:
-    """A request body: JSON, and an object (a list or a scalar is refused, not unwrapped)."""
-    value = json.loads(body)
-    if not isinstance(value, dict):
-        raise json.JSONDecodeError("must be a JSON object", body, 0)
-    return value
-
-
 def create_app() -> APIGatewayHttpResolver:
     """A resolver that validates requests and responses with the shop's models and answers
     every refusal as the contract says."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_object)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=body.json_object)
     errors.register(app)
     return app
 
@@ -84,7 +85,8 @@ def entry_point(
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of a route function: logs with the request's correlation id and
     flushes the metrics it recorded. `access` says who may call its routes: anyone ("public"), a
-    verified caller ("user", the default), or an admin ("admin")."""
+    verified caller ("user", the default), or an admin ("admin"). A body too large to be a request,
+    or bytes that are not text, are refused before the resolver reads them."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
@@ -92,7 +94,12 @@ def entry_point(
         refused = refused_caller(event, access)
         if refused is not None:
             return refused
-        request = json_request(event)
+        if body.body_size(event) > body.MAX_BODY_BYTES:
+            return errors.invalid_request(f"body: larger than {body.MAX_BODY_BYTES:,} bytes")
+        try:
+            request = json_request(body.decoded(event))
+        except body.BodyRefused as error:
+            return errors.invalid_request(str(error))
         if request is None:
             return errors.unsupported_media_type()
         return app.resolve(request, context)

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import types
+from decimal import Decimal
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
+
+MAX_INTEGER_DIGITS = 100
+"""An integral number with more digits than this is beyond every bound; it is refused as it is,
+never converted (Python will not convert more than 4,300 digits)."""
+
+
+def integral(value: Any) -> Any:
+    """A number with no fractional part (`5.0`, `Decimal("5.0")`, `Decimal("5E+2")`) as the int it
+    is; anything else as it is, for a strict int to refuse (`"5"`, `10.5`, `true`)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < MAX_INTEGER_DIGITS
+        and value == value.to_integral_value()
+    ):
+        return int(value)
+    return value
+
+
+def _takes_an_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    return get_origin(annotation) in (Union, types.UnionType) and int in get_args(annotation)
 
 
 class RequestModel(BaseModel):
-    """A request body: strict types, camelCase names only, no unknown fields."""
+    """A request body: strict types, camelCase names only, no unknown fields.
+
+    An integer field reads an integer as JSON Schema does: a JSON number with no fractional part,
+    `5` or `5.0` (the body parser keeps such numbers exact); `"5"`, `10.5` and `true` are refused.
+    Bounds stay on the field (`Annotated[int, Field(ge=1)]`) and show in its JSON Schema as
+    `minimum`/`maximum` of `type: integer`.
+    """
 
     model_config = ConfigDict(
         strict=True,
@@ -17,6 +52,15 @@ class RequestModel(BaseModel):
         validate_by_alias=True,
         validate_by_name=False,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        names = [field.alias or name for name, field in cls.model_fields.items() if _takes_an_int(field.annotation)]
+        present = [name for name in names if name in data]
+        return {**data, **{name: integral(data[name]) for name in present}} if present else data
 
 
 class ResponseModel(BaseModel):

@@ -180,9 +180,9 @@ def test_a_contended_issue_of_a_campaign_sold_out_meanwhile_is_sold_out(
     real_shards = CouponRepository.shards
     reads: list[str] = []
 
-    def sold_out_meanwhile(self: CouponRepository, wanted: str, count: int) -> Any:
+    def sold_out_meanwhile(self: CouponRepository, wanted: str, count: int, **options: Any) -> Any:
         reads.append(wanted)
-        return [s.model_copy(update={"remaining_quantity": 0}) for s in real_shards(self, wanted, count)]
+        return [s.model_copy(update={"remaining_quantity": 0}) for s in real_shards(self, wanted, count, **options)]
 
     monkeypatch.setattr(CouponRepository, "shards", sold_out_meanwhile)
     contended(monkeypatch)

@@ -88,14 +88,16 @@ class CouponRepository:
         )
         return _shard(coupon_id, answer["Item"]) if "Item" in answer else None
 
-    def shards(self, coupon_id: str, count: int) -> list[CouponShard]:
-        """Every shard of the campaign, read consistently in one BatchGetItem (1 RCU each)."""
-        return self._read(coupon_id, range(count))
+    def shards(self, coupon_id: str, count: int, *, consistent: bool = True) -> list[CouponShard]:
+        """Every shard of the campaign in one BatchGetItem (1 RCU each, half when eventually
+        consistent). An eventually consistent read may show a shard's older, higher quantity,
+        never a lower one: the quantities only go down."""
+        return self._read(coupon_id, range(count), consistent)
 
-    def _read(self, coupon_id: str, indices: Iterable[int]) -> list[CouponShard]:
+    def _read(self, coupon_id: str, indices: Iterable[int], consistent: bool = True) -> list[CouponShard]:
         keys = [{"couponId": shard_key(coupon_id, index)} for index in indices]
         found: list[CouponShard] = []
-        request: dict[str, Any] = {self._coupons_table: {"Keys": keys, "ConsistentRead": True}}
+        request: dict[str, Any] = {self._coupons_table: {"Keys": keys, "ConsistentRead": consistent}}
         for attempt in dynamodb.attempts():
             answer = dynamodb.resource().batch_get_item(RequestItems=request)
             found.extend(_shard(coupon_id, item) for item in answer.get("Responses", {}).get(self._coupons_table, []))
@@ -139,20 +141,29 @@ class CouponRepository:
 
         dynamodb.transact_write([take_one, record], refusal)
 
-    def mark_sold_out(self, coupon_id: str, indices: Iterable[int]) -> None:
-        """Mark the shards (each seen empty) as belonging to a sold-out campaign, so that one read
-        of any shard answers. Best effort: a shard left unmarked is marked by a later request."""
-        for index in indices:
-            try:
-                dynamodb.table(self._coupons_table).update_item(
-                    Key={"couponId": shard_key(coupon_id, index)},
-                    UpdateExpression="SET soldOut = :true",
-                    ConditionExpression="attribute_exists(couponId) AND remainingQuantity <= :zero",
-                    ExpressionAttributeValues={":true": True, ":zero": 0},
-                )
-            except ClientError as error:
-                if not dynamodb.is_condition_failure(error) and dynamodb.error_code(error) not in _BUSY:
-                    raise
+    def mark_sold_out(self, coupon_id: str, indices: list[int]) -> None:
+        """Mark the shards (each seen empty) as belonging to a sold-out campaign, in one
+        transaction, so that one read of any shard answers. Best effort: a mark cancelled by a
+        concurrent one (or a throttle) is left to the next request that sees every shard empty."""
+        if not indices:
+            return
+        marks = [
+            {
+                "Update": {
+                    "TableName": self._coupons_table,
+                    "Key": dynamodb.to_attribute_values({"couponId": shard_key(coupon_id, index)}),
+                    "UpdateExpression": "SET soldOut = :true",
+                    "ConditionExpression": "attribute_exists(couponId) AND remainingQuantity <= :zero",
+                    "ExpressionAttributeValues": dynamodb.to_attribute_values({":true": True, ":zero": 0}),
+                }
+            }
+            for index in indices
+        ]
+        try:
+            dynamodb.client().transact_write_items(TransactItems=marks)
+        except ClientError as error:
+            if dynamodb.error_code(error) not in _BUSY:
+                raise
 
     def issued_to(self, user_id: str) -> list[IssuedCoupon]:
         """Every coupon issued to the user (at most one per campaign)."""
@@ -197,7 +208,7 @@ class CouponRepository:
         }
 
 
-_BUSY = {"TransactionConflictException", "ProvisionedThroughputExceededException", "ThrottlingException"}
+_BUSY = {"TransactionCanceledException", "TransactionInProgressException", "ThrottlingException"}
 
 
 def _shard_item(coupon: Coupon, index: int, count: int, remaining: int) -> dict[str, Any]:

@@ -57,7 +57,8 @@ class CouponService:
         data. The transaction on that shard decides. A shard found empty or contended sends the
         request to the others (one BatchGetItem, then the ones that still hold coupons, in random
         order, each at most once); when every shard is empty the campaign is sold out, and is
-        marked so on every shard.
+        marked so on every shard. The walk's read of every shard is eventually consistent (half the
+        RCU): it may show a shard fuller than it is, never emptier, and the transactions decide.
         """
         try:
             issued = self._issue(coupon_id, user_id)
@@ -120,7 +121,7 @@ class CouponService:
         shard is tried at most once, so this ends within `count` transactions."""
         coupon_id = issued.coupon_id
         while True:
-            shards = self._coupons.shards(coupon_id, count)
+            shards = self._coupons.shards(coupon_id, count, consistent=count == 1)
             if all(shard.remaining_quantity <= 0 for shard in shards):
                 if count > 1:
                     self._coupons.mark_sold_out(coupon_id, [s.index for s in shards if not s.sold_out])

@@ -49,11 +49,14 @@ def _campaign(api: Client, quantity: int, shards: int | None = None) -> str:
     return str(coupon["couponId"])
 
 
-def _race_for(api: Client, dynamodb_client: Any, coupon_id: str, quantity: int, users: list[str]) -> None:
+def _race_for(
+    api: Client, dynamodb_client: Any, outcomes: Counter[str], coupon_id: str, quantity: int, users: list[str]
+) -> None:
     issue = f"/coupons/{coupon_id}/issue"
-    codes, answers = race([lambda u=u: api.as_user(u).post(issue, {"userId": u}) for u in users], clients=100)
+    outcomes.clear()
+    codes, answers = race([lambda u=u: api.as_user(u).post(issue, {"userId": u}) for u in users], clients=64)
 
-    print(f"sharded coupon race ({quantity}): {dict(codes)}")
+    print(f"sharded coupon race ({quantity}): {dict(codes)}; transactions: {dict(outcomes)}")
     _no_server_errors(answers)
     assert codes == Counter({"201": quantity, "409 COUPON_SOLD_OUT": len(users) - quantity})
     winners = {answer.body["userId"] for answer in answers if answer.status == 201}
@@ -68,16 +71,21 @@ def _race_for(api: Client, dynamodb_client: Any, coupon_id: str, quantity: int, 
     assert {shard.get("soldOut") for shard in _shards(dynamodb_client, coupon_id)} == {True}
 
 
-def test_400_clients_race_for_50_coupons_in_5_shards(api: Client, dynamodb_client: Any) -> None:
+def test_400_clients_race_for_50_coupons_in_5_shards(
+    api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+) -> None:
     coupon_id = _campaign(api, 50, shards=5)
-    _race_for(api, dynamodb_client, coupon_id, 50, [fresh_id("racer") for _ in range(400)])
+    _race_for(api, dynamodb_client, transaction_outcomes, coupon_id, 50, [fresh_id("racer") for _ in range(400)])
 
 
-def test_400_clients_race_for_1000_coupons_in_the_default_shards(api: Client, dynamodb_client: Any) -> None:
+def test_400_clients_race_for_1000_coupons_in_the_default_shards(
+    api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+) -> None:
     coupon_id = _campaign(api, 1_000)
     assert len(_shards(dynamodb_client, coupon_id)) == 10
     assert api.get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 1_000
-    _race_for(api, dynamodb_client, coupon_id, 1_000, [fresh_id("racer") for _ in range(1_200)])
+    users = [fresh_id("racer") for _ in range(1_200)]
+    _race_for(api, dynamodb_client, transaction_outcomes, coupon_id, 1_000, users)
 
 
 def test_one_user_racing_against_themselves_across_shards_gets_one_coupon(api: Client, dynamodb_client: Any) -> None:

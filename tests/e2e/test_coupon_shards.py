@@ -36,6 +36,10 @@ def _no_server_errors(answers: list[Answer]) -> None:
     assert not failures, f"{len(failures)} server errors, e.g. {failures[:3]}"
 
 
+def _admin(api: Client) -> Client:
+    return api.as_user("admin-sharded", admin=True)
+
+
 def _campaign(api: Client, quantity: int, shards: int | None = None) -> str:
     body: dict[str, Any] = {
         "name": "Sharded race",
@@ -45,7 +49,7 @@ def _campaign(api: Client, quantity: int, shards: int | None = None) -> str:
     }
     if shards is not None:
         body["shards"] = shards
-    coupon = api.as_user(fresh_id("admin"), admin=True).ok("POST", "/coupons", body)
+    coupon = _admin(api).ok("POST", "/coupons", body)
     return str(coupon["couponId"])
 
 
@@ -65,7 +69,7 @@ def _race_for(
     assert len(shards) > 1
     assert [int(shard["remainingQuantity"]) for shard in shards] == [0] * len(shards)
     assert sorted(_holders(dynamodb_client, coupon_id)) == sorted(winners)
-    assert api.get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 0
+    assert _admin(api).get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 0
     late = fresh_id("late")
     assert api.as_user(late).post(issue, {"userId": late}).code == "409 COUPON_SOLD_OUT"
     assert {shard.get("soldOut") for shard in _shards(dynamodb_client, coupon_id)} == {True}
@@ -83,7 +87,7 @@ def test_400_clients_race_for_1000_coupons_in_the_default_shards(
 ) -> None:
     coupon_id = _campaign(api, 1_000)
     assert len(_shards(dynamodb_client, coupon_id)) == 10
-    assert api.get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 1_000
+    assert _admin(api).get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 1_000
     users = [fresh_id("racer") for _ in range(1_200)]
     _race_for(api, dynamodb_client, transaction_outcomes, coupon_id, 1_000, users)
 
@@ -104,5 +108,5 @@ def test_one_user_racing_against_themselves_across_shards_gets_one_coupon(api: C
     assert codes == Counter({"201": 1, "409 COUPON_ALREADY_ISSUED": 59})
     assert _holders(dynamodb_client, coupon_id).count(me) == 1
     assert sum(int(shard["remainingQuantity"]) for shard in _shards(dynamodb_client, coupon_id)) == 80 - 8 - 1
-    assert api.get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 80 - 8 - 1
+    assert _admin(api).get(f"/coupons/{coupon_id}").body["remainingQuantity"] == 80 - 8 - 1
     assert [c["couponId"] for c in client.get(f"/users/{me}/coupons").body["items"]] == [coupon_id]

@@ -26,7 +26,7 @@ def create(api: Any, quantity: int, shards: int | None = None) -> str:
     }
     if shards is not None:
         body["shards"] = shards
-    status, coupon = api.call(ADMIN, "POST", "/coupons", body)
+    status, coupon = api.call(ADMIN, "POST", "/coupons", body, caller="admin", admin=True)
     assert status == 201, coupon
     assert coupon["remainingQuantity"] == quantity
     assert "shards" not in coupon
@@ -45,7 +45,7 @@ def stored(aws: Any, coupon_id: str) -> list[dict[str, Any]]:
 
 
 def remaining(api: Any, coupon_id: str) -> int:
-    status, coupon = api.call(ADMIN, "GET", f"/coupons/{coupon_id}")
+    status, coupon = api.call(ADMIN, "GET", f"/coupons/{coupon_id}", caller="admin", admin=True)
     assert status == 200, coupon
     return int(coupon["remainingQuantity"])
 
@@ -91,7 +91,7 @@ def test_a_shard_count_out_of_range_is_refused_and_creates_nothing(
     api: Any, aws: Any, quantity: int, shards: Any
 ) -> None:
     body = {"name": "X", "discount": {"type": "FIXED", "amount": 1}, "totalQuantity": quantity, "validDays": 1}
-    status, answer = api.call(ADMIN, "POST", "/coupons", {**body, "shards": shards})
+    status, answer = api.call(ADMIN, "POST", "/coupons", {**body, "shards": shards}, caller="admin", admin=True)
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
     assert aws.scan(TableName="CouponsTable")["Count"] == 0
 

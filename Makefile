@@ -88,8 +88,8 @@ openapi: venv ## Write the API's OpenAPI document (from the routes' models) to o
 	@$(PY) -m local_runtime.openapi --out openapi.json
 	@echo "==> openapi.json"
 
-bench: venv node ## Benchmarks: DynamoDB consumed capacity and throughput ratios
-	@$(PY) -m bench
+bench: venv node ## Benchmarks: DynamoDB consumed capacity, ratios, the flash-sale simulation (FLASH=1: only that)
+	@$(PY) -m bench $(if $(FLASH),--flash-sale,)
 
 deploy: build ## sam deploy with samconfig.toml (needs AWS credentials)
 	@$(BIN)/sam deploy

@@ -97,7 +97,7 @@ def main() -> int:
 
     import boto3
 
-    from bench import itemsize, scenarios
+    from bench import flashsale, itemsize, scenarios
     from bench.meter import Meter
     from local_runtime import dynamodb_local, template
     from local_runtime.tables import create_tables, truncate_tables
@@ -105,6 +105,8 @@ def main() -> int:
 
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # 200 threads overflow the pool of 50: fine
     began = time.monotonic()
+    if "--flash-sale" in sys.argv[1:]:
+        return flash_sale_only(began)
     documented = itemsize.self_check()
     print(f"item-size rule: {len(documented)} documented sizes and units check out")
 
@@ -138,6 +140,8 @@ def main() -> int:
         hot = [scenarios.hot_coupon(meter, truncate, workers=w) for w in (None, 16)]
         print("measuring: throughput ratio, 2 x 2 s with 8 threads ...", file=sys.stderr)
         speed = scenarios.throughput(meter, truncate)
+        print("simulating: a flash sale against DynamoDB's partition limits, in virtual time ...", file=sys.stderr)
+        flash = flashsale.sweep()
     finally:
         server.stop()
         dynamodb.reset_clients()
@@ -162,8 +166,13 @@ def main() -> int:
         "hot_coupon": hot,
         "throughput": speed,
         "authorizer": authorizer_costs,
+        "flash_sale": flash,
     }
     report(results)
+    report_flash_sale(flash)
+    if not flash["all_exactly_n"]:
+        print("FAILED: a simulated run issued other than exactly N", file=sys.stderr)
+        return 1
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = json.dumps(results, indent=2, default=str)
@@ -264,6 +273,67 @@ def report_authorizer(costs: dict[str, Any]) -> None:
             ],
         )
     )
+
+
+def flash_sale_only(began: float) -> int:
+    """`python -m bench --flash-sale`: only the simulation (seconds, no DynamoDB Local)."""
+    from bench import flashsale
+
+    flash = flashsale.sweep()
+    report_flash_sale(flash)
+    print(f"\nin {time.monotonic() - began:.1f} s")
+    return 0 if flash["all_exactly_n"] else 1
+
+
+def report_flash_sale(flash: dict[str, Any]) -> None:
+    limits = flash["limits"]
+    print(
+        f"\n6. Flash sale, simulated in virtual time: a {flash['campaign']:,}-coupon campaign, "
+        f"default {flash['default_shards']} shards (max {flash['max_shards']}), "
+        f"{limits['partition_wcu']:g} WCU/s per partition, transaction hold {limits['transaction_hold'] * 1000:g} ms"
+    )
+    print(
+        table(
+            [
+                "shards",
+                "offered/s",
+                "issues/s",
+                "answered",
+                "conflicts",
+                "retries",
+                "throttled",
+                "WCU/issued (today 4)",
+                "RCU/request",
+                "exactly N",
+            ],
+            [
+                [
+                    r["shards"],
+                    r["offered_rps"],
+                    round(r["issues_per_s"]),
+                    f"{r['answered_share']:.1%}",
+                    r["conflicts"],
+                    r["retries"],
+                    r["throttled"],
+                    r["wcu_per_issued"],
+                    r["rcu_per_request"],
+                    "yes" if r["exactly_n"] and r["one_per_user"] else "NO",
+                ]
+                for r in flash["runs"]
+            ],
+        )
+    )
+    sale = flash["sell_out"]
+    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(sale["outcomes"].items()))
+    print(
+        f"   sell-out: {sale['issued']:,} of {sale['issued'] + sale['remaining']:,} coupons in {sale['shards']} shards "
+        f"at {sale['offered_rps']:,.0f} requests/s; exactly N: {'yes' if sale['exactly_n'] else 'NO'}; {outcomes}"
+    )
+    hold = ", ".join(f"{h['transaction_hold_ms']} ms: {h['issues_per_s']:,.0f}/s" for h in flash["hold_sensitivity"])
+    print(f"   default shards at {LOAD_TOP:,} requests/s with another transaction hold: {hold}")
+
+
+LOAD_TOP = 20_000
 
 
 if __name__ == "__main__":

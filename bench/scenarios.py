@@ -56,7 +56,7 @@ def fund(user_id: str, amount: int = BALANCE_LIMIT) -> None:
     BalanceRepository().add(user_id, amount, BALANCE_LIMIT)
 
 
-def campaign(coupon_id: str, quantity: int) -> Coupon:
+def campaign(coupon_id: str, quantity: int, shards: int = 1) -> Coupon:
     coupon = Coupon(
         coupon_id=coupon_id,
         name="Flash sale 10% off",
@@ -65,7 +65,7 @@ def campaign(coupon_id: str, quantity: int) -> Coupon:
         remaining_quantity=quantity,
         valid_days=7,
     )
-    CouponRepository().create(coupon)
+    CouponRepository().create(coupon, shards)
     return coupon
 
 
@@ -155,6 +155,31 @@ def costs(meter: Meter) -> list[dict[str, Any]]:
         raise AssertionError("the campaign should be sold out")
 
     measure("coupon issue, sold out", sold_out, "answered by the early read: no write")
+    campaign("c-sharded", 10_000, 100)
+    warm = CouponService()
+    warm.issue("c-sharded", "user-warm")  # the service learns the shard count
+    measure("coupon issue, 100 shards", lambda: warm.issue("c-sharded", "user-sharded"), "one shard read + transaction")
+    measure("campaign read, 100 shards", lambda: coupons.coupon("c-sharded"), "GetItem + BatchGetItem: the sum")
+    campaign("c-drained", 100, 100)
+    for index in range(100):
+        warm.issue("c-drained", f"user-drain-{index}")
+
+    def last_sees_all_empty() -> None:
+        try:
+            warm.issue("c-drained", "user-first-late")
+        except CouponSoldOut:
+            return
+        raise AssertionError("the campaign should be sold out")
+
+    def marked_sold_out() -> None:
+        try:
+            warm.issue("c-drained", "user-later")
+        except CouponSoldOut:
+            return
+        raise AssertionError("the campaign should be sold out")
+
+    measure("coupon issue, 100 shards, all empty", last_sees_all_empty, "shard read, walk read, sold-out mark")
+    measure("coupon issue, 100 shards, sold out", marked_sold_out, "marked: one read, no write")
     for index in range(4):
         campaign(f"c-held-{index}", 10)
         coupons.issue(Caller("user-holder"), f"c-held-{index}")

@@ -124,7 +124,7 @@ def _create_coupon(run: Run) -> None:
     assert stored is not None, "the new coupon campaign is not in CouponsTable"
     assert stored["name"] == run.request["name"]
     assert stored["discount"] == run.request["discount"]
-    assert stored["totalQuantity"] == stored["remainingQuantity"] == run.request["totalQuantity"]
+    assert stored["totalQuantity"] == run.tables.remaining(answer.body["couponId"]) == run.request["totalQuantity"]
 
 
 @check("catalogue_admin_create_product.json")

@@ -72,9 +72,12 @@ class Tables:
         return int(item["stock"])
 
     def remaining(self, coupon_id: str) -> int:
+        """The campaign's remaining quantity: the sum of its shards (`<couponId>#k` for k > 0)."""
         item = self.item("CouponsTable", couponId=coupon_id)
         assert item is not None, f"coupon {coupon_id} is not in CouponsTable"
-        return int(item["remainingQuantity"])
+        shards = [self.item("CouponsTable", couponId=f"{coupon_id}#{k}") for k in range(1, int(item.get("shards", 1)))]
+        assert all(shards), f"a shard of coupon {coupon_id} is missing"
+        return sum(int(shard["remainingQuantity"]) for shard in [item, *shards] if shard)
 
 
 @dataclass

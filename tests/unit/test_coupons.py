@@ -177,18 +177,15 @@ def test_a_contended_issue_of_a_campaign_sold_out_meanwhile_is_sold_out(
     from shop.repositories.coupons import CouponRepository
 
     coupon_id = campaign(api, quantity=1)
-    real_get = CouponRepository.get
+    real_shards = CouponRepository.shards
     reads: list[str] = []
 
-    def sold_out_after_first_read(self: CouponRepository, wanted: str) -> Any:
-        coupon = real_get(self, wanted)
+    def sold_out_meanwhile(self: CouponRepository, wanted: str, count: int, **options: Any) -> Any:
         reads.append(wanted)
-        if len(reads) > 1 and coupon is not None:
-            return coupon.model_copy(update={"remaining_quantity": 0})
-        return coupon
+        return [s.model_copy(update={"remaining_quantity": 0}) for s in real_shards(self, wanted, count, **options)]
 
-    monkeypatch.setattr(CouponRepository, "get", sold_out_after_first_read)
+    monkeypatch.setattr(CouponRepository, "shards", sold_out_meanwhile)
     contended(monkeypatch)
     status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (409, "COUPON_SOLD_OUT")
-    assert len(reads) == 2
+    assert reads == [coupon_id]

@@ -1,22 +1,43 @@
 """Coupons: campaigns (`CouponsTable`) and the coupons issued from them (`IssuedCouponsTable`).
 
-CouponsTable: one item per campaign, `{couponId, name, discount, totalQuantity,
-remainingQuantity, validDays}`.
+CouponsTable: one item per shard of a campaign. Shard 0 is the campaign's own item, keyed by
+`couponId`; shard k > 0 is keyed `<couponId>#k` (a campaign id never holds `#`), so every shard
+has its own partition key and its own partition's capacity. Each shard holds
+`{couponId, name, discount, totalQuantity, validDays, remainingQuantity, shards}`: the campaign's
+data (copied, it never changes) and this shard's part of the remaining quantity; `shard` and
+`campaignId` on shards k > 0; `soldOut` once every shard was seen empty. A campaign stored
+without `shards` is one shard.
 IssuedCouponsTable: key `(userId, issuedCouponId)`; the issued coupon id is derived from the
 campaign and the user, so the key itself allows one coupon of a campaign per user.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
-from shop.errors import CouponAlreadyIssued, CouponNotFound, CouponSoldOut, ShopError
-from shop.models.coupon import Coupon, IssuedCoupon
+from shop.errors import ConcurrentUpdate, CouponAlreadyIssued, CouponNotFound, CouponSoldOut, ShopError
+from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, split
 from shop.repositories import dynamodb
 from shop.settings import settings
+
+SHARD_SEPARATOR = "#"
+
+
+class ShardSoldOut(CouponSoldOut):
+    """The shard the transaction took from was empty; others may still hold coupons."""
+
+    def __init__(self, coupon_id: str, shard: int) -> None:
+        super().__init__(coupon_id)
+        self.shard = shard
+
+
+def shard_key(coupon_id: str, index: int) -> str:
+    return coupon_id if index == 0 else f"{coupon_id}{SHARD_SEPARATOR}{index}"
 
 
 class CouponRepository:
@@ -25,23 +46,77 @@ class CouponRepository:
         self._coupons_table = coupons_table or config.coupons_table
         self._issued_table = issued_coupons_table or config.issued_coupons_table
 
-    def create(self, coupon: Coupon) -> None:
-        dynamodb.table(self._coupons_table).put_item(
-            Item=coupon.model_dump(by_alias=True),
-            ConditionExpression="attribute_not_exists(couponId)",
-        )
+    def create(self, coupon: Coupon, shards: int = 1) -> None:
+        """Store the campaign, its remaining quantity split across `shards` items: one PutItem for
+        one shard, else one transaction putting every shard."""
+        if shards == 1:
+            dynamodb.table(self._coupons_table).put_item(
+                Item=coupon.model_dump(by_alias=True),
+                ConditionExpression="attribute_not_exists(couponId)",
+            )
+            return
+        parts = split(coupon.remaining_quantity, shards)
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._coupons_table,
+                    "Item": dynamodb.to_attribute_values(_shard_item(coupon, index, shards, part)),
+                    "ConditionExpression": "attribute_not_exists(couponId)",
+                }
+            }
+            for index, part in enumerate(parts)
+        ]
+        dynamodb.transact_write(puts, lambda _: RuntimeError(f"campaign {coupon.coupon_id} already exists"))
 
     def get(self, coupon_id: str) -> Coupon | None:
-        item = dynamodb.table(self._coupons_table).get_item(Key={"couponId": coupon_id}, ConsistentRead=True)
-        return Coupon.model_validate(dynamodb.plain(item["Item"])) if "Item" in item else None
+        """The campaign with its exact remaining quantity: the sum of its shards, each read
+        consistently (one GetItem for a campaign of one shard, then one BatchGetItem for the others)."""
+        first = self.shard(coupon_id, 0)
+        if first is None:
+            return None
+        remaining = first.remaining_quantity
+        if first.count > 1:
+            remaining += sum(s.remaining_quantity for s in self._read(coupon_id, range(1, first.count)))
+        return first.campaign.model_copy(update={"remaining_quantity": remaining})
 
-    def issue(self, coupon: IssuedCoupon) -> None:
-        """In one transaction: take one from the campaign's remaining quantity if any is left,
-        and record the coupon if the user holds none of this campaign."""
+    def shard(self, coupon_id: str, index: int) -> CouponShard | None:
+        """One shard, read consistently (1 RCU)."""
+        if SHARD_SEPARATOR in coupon_id:
+            return None
+        answer = dynamodb.table(self._coupons_table).get_item(
+            Key={"couponId": shard_key(coupon_id, index)}, ConsistentRead=True
+        )
+        return _shard(coupon_id, answer["Item"]) if "Item" in answer else None
+
+    def shards(self, coupon_id: str, count: int, *, consistent: bool = True) -> list[CouponShard]:
+        """Every shard of the campaign in one BatchGetItem (1 RCU each, half when eventually
+        consistent). An eventually consistent read may show a shard's older, higher quantity,
+        never a lower one: the quantities only go down."""
+        return self._read(coupon_id, range(count), consistent)
+
+    def _read(self, coupon_id: str, indices: Iterable[int], consistent: bool = True) -> list[CouponShard]:
+        keys = [{"couponId": shard_key(coupon_id, index)} for index in indices]
+        found: list[CouponShard] = []
+        request: dict[str, Any] = {self._coupons_table: {"Keys": keys, "ConsistentRead": consistent}}
+        for attempt in dynamodb.attempts():
+            answer = dynamodb.resource().batch_get_item(RequestItems=request)
+            found.extend(_shard(coupon_id, item) for item in answer.get("Responses", {}).get(self._coupons_table, []))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return sorted(found, key=lambda s: s.index)
+            if attempt == dynamodb.MAX_ATTEMPTS - 1:
+                break
+        raise ConcurrentUpdate()
+
+    def issue(self, coupon: IssuedCoupon, shard: int = 0) -> None:
+        """In one transaction: take one from the shard's remaining quantity if any is left,
+        and record the coupon if the user holds none of this campaign.
+
+        Raises `ShardSoldOut` (a `CouponSoldOut`) when the shard is empty."""
         take_one = {
             "Update": {
                 "TableName": self._coupons_table,
-                "Key": dynamodb.to_attribute_values({"couponId": coupon.coupon_id}),
+                "Key": dynamodb.to_attribute_values({"couponId": shard_key(coupon.coupon_id, shard)}),
                 "UpdateExpression": "SET remainingQuantity = remainingQuantity - :one",
                 "ConditionExpression": "attribute_exists(couponId) AND remainingQuantity > :zero",
                 "ExpressionAttributeValues": dynamodb.to_attribute_values({":one": 1, ":zero": 0}),
@@ -62,9 +137,33 @@ class CouponRepository:
                 return CouponAlreadyIssued(coupon.coupon_id)
             if dynamodb.old_item(campaign) is None:
                 return CouponNotFound(coupon.coupon_id)
-            return CouponSoldOut(coupon.coupon_id)
+            return ShardSoldOut(coupon.coupon_id, shard)
 
         dynamodb.transact_write([take_one, record], refusal)
+
+    def mark_sold_out(self, coupon_id: str, indices: list[int]) -> None:
+        """Mark the shards (each seen empty) as belonging to a sold-out campaign, in one
+        transaction, so that one read of any shard answers. Best effort: a mark cancelled by a
+        concurrent one (or a throttle) is left to the next request that sees every shard empty."""
+        if not indices:
+            return
+        marks = [
+            {
+                "Update": {
+                    "TableName": self._coupons_table,
+                    "Key": dynamodb.to_attribute_values({"couponId": shard_key(coupon_id, index)}),
+                    "UpdateExpression": "SET soldOut = :true",
+                    "ConditionExpression": "attribute_exists(couponId) AND remainingQuantity <= :zero",
+                    "ExpressionAttributeValues": dynamodb.to_attribute_values({":true": True, ":zero": 0}),
+                }
+            }
+            for index in indices
+        ]
+        try:
+            dynamodb.client().transact_write_items(TransactItems=marks)
+        except ClientError as error:
+            if dynamodb.error_code(error) not in _BUSY:
+                raise
 
     def issued_to(self, user_id: str) -> list[IssuedCoupon]:
         """Every coupon issued to the user (at most one per campaign)."""
@@ -107,6 +206,33 @@ class CouponRepository:
                 ),
             }
         }
+
+
+_BUSY = {"TransactionCanceledException", "TransactionInProgressException", "ThrottlingException"}
+
+
+def _shard_item(coupon: Coupon, index: int, count: int, remaining: int) -> dict[str, Any]:
+    item = coupon.model_dump(by_alias=True)
+    item.update(couponId=shard_key(coupon.coupon_id, index), remainingQuantity=remaining, shards=count)
+    if index:
+        item.update(campaignId=coupon.coupon_id, shard=index)
+    return item
+
+
+def _shard(coupon_id: str, item: dict[str, Any]) -> CouponShard:
+    fields = dynamodb.plain(item)
+    index = int(fields.pop("shard", 0))
+    count = int(fields.pop("shards", 1))
+    sold_out = bool(fields.pop("soldOut", False))
+    fields.pop("campaignId", None)
+    fields["couponId"] = coupon_id
+    return CouponShard(
+        campaign=Coupon.model_validate(fields),
+        index=index,
+        count=count,
+        remaining_quantity=fields["remainingQuantity"],
+        sold_out=sold_out,
+    )
 
 
 def _issued_item(coupon: IssuedCoupon) -> dict[str, Any]:

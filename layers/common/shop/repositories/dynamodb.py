@@ -68,13 +68,19 @@ _BACKOFF_BASE_SECONDS = 0.02
 _BACKOFF_CAP_SECONDS = 0.5
 
 
+def pause_before(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """The full-jitter pause before retry `attempt` (1 to MAX_ATTEMPTS - 1): drawn up to 20 ms
+    doubled per attempt, at most 500 ms."""
+    return draw(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
+
+
 def attempts(sleep: Callable[[float], None] | None = None) -> Iterator[int]:
     """The attempt numbers of a call retried by the layer, 0 to MAX_ATTEMPTS - 1, with a
-    full-jitter pause before each retry: drawn up to 20 ms doubled per attempt, at most 500 ms."""
+    full-jitter pause (`pause_before`) before each retry."""
     pause = sleep or time.sleep
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
-            pause(random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))
+            pause(pause_before(attempt))
         yield attempt
 
 

@@ -1,0 +1,238 @@
+"""Campaigns split across shards: how many, exactly N issued, the walk, the sold-out mark, the cost."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from shop.errors import ConcurrentUpdate, CouponAlreadyIssued, CouponSoldOut
+from shop.identity import Caller
+from shop.models.coupon import DEFAULT_MAX_SHARDS, Coupon, FixedDiscount, IssuedCoupon, default_shards, split
+from shop.repositories.coupons import CouponRepository, shard_key
+from shop.services.coupons import CouponService
+
+ADMIN = "CatalogueAdminFunction"
+ISSUE = "CouponIssueFunction"
+
+
+def create(api: Any, quantity: int, shards: int | None = None) -> str:
+    body: dict[str, Any] = {
+        "name": "Flash",
+        "discount": {"type": "FIXED", "amount": 1_000},
+        "totalQuantity": quantity,
+        "validDays": 3,
+    }
+    if shards is not None:
+        body["shards"] = shards
+    status, coupon = api.call(ADMIN, "POST", "/coupons", body, caller="admin", admin=True)
+    assert status == 201, coupon
+    assert coupon["remainingQuantity"] == quantity
+    assert "shards" not in coupon
+    return str(coupon["couponId"])
+
+
+def stored(aws: Any, coupon_id: str) -> list[dict[str, Any]]:
+    """The campaign's shard items as stored, in shard order."""
+    items = [
+        item
+        for page in aws.get_paginator("scan").paginate(TableName="CouponsTable")
+        for item in page["Items"]
+        if item["couponId"]["S"] == coupon_id or item["couponId"]["S"].startswith(coupon_id + "#")
+    ]
+    return sorted(items, key=lambda item: int(item.get("shard", {"N": "0"})["N"]))
+
+
+def remaining(api: Any, coupon_id: str) -> int:
+    status, coupon = api.call(ADMIN, "GET", f"/coupons/{coupon_id}", caller="admin", admin=True)
+    assert status == 200, coupon
+    return int(coupon["remainingQuantity"])
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [(1, 1), (100, 1), (101, 2), (1_000, 10), (6_400, 64), (10_000, 100), (100_000_000, 100)],
+)
+def test_the_default_shard_count_grows_with_the_quantity_up_to_its_cap(quantity: int, expected: int) -> None:
+    assert default_shards(quantity) == expected
+    assert expected <= DEFAULT_MAX_SHARDS
+
+
+@pytest.mark.parametrize(("quantity", "shards"), [(10, 4), (100_000, 100), (7, 7), (5, 1)])
+def test_a_quantity_is_split_evenly_and_wholly(quantity: int, shards: int) -> None:
+    parts = split(quantity, shards)
+    assert sum(parts) == quantity
+    assert len(parts) == shards
+    assert max(parts) - min(parts) <= 1
+    assert min(parts) >= 1
+
+
+def test_a_small_campaign_is_one_item_as_before(api: Any, aws: Any) -> None:
+    coupon_id = create(api, 100)
+    items = stored(aws, coupon_id)
+    assert len(items) == 1
+    assert "shards" not in items[0]
+    assert items[0]["remainingQuantity"] == {"N": "100"}
+
+
+def test_a_large_campaign_gets_the_default_shards_each_on_its_own_key(api: Any, aws: Any) -> None:
+    coupon_id = create(api, 100_000)
+    items = stored(aws, coupon_id)
+    assert [item["couponId"]["S"] for item in items] == [shard_key(coupon_id, i) for i in range(100)]
+    assert sum(int(item["remainingQuantity"]["N"]) for item in items) == 100_000
+    assert {item["name"]["S"] for item in items} == {"Flash"}
+    assert {item["shards"]["N"] for item in items} == {"100"}
+    assert remaining(api, coupon_id) == 100_000
+
+
+@pytest.mark.parametrize(("quantity", "shards"), [(3, 4), (10, 0), (1_000, 101), (10, "4"), (10, 2.5), (10, True)])
+def test_a_shard_count_out_of_range_is_refused_and_creates_nothing(
+    api: Any, aws: Any, quantity: int, shards: Any
+) -> None:
+    body = {"name": "X", "discount": {"type": "FIXED", "amount": 1}, "totalQuantity": quantity, "validDays": 1}
+    status, answer = api.call(ADMIN, "POST", "/coupons", {**body, "shards": shards}, caller="admin", admin=True)
+    assert (status, answer["code"]) == (400, "INVALID_REQUEST")
+    assert aws.scan(TableName="CouponsTable")["Count"] == 0
+
+
+def test_a_sharded_campaign_issues_exactly_its_quantity_then_is_sold_out(api: Any, aws: Any) -> None:
+    coupon_id = create(api, 10, shards=4)
+    codes = Counter()
+    for n in range(14):
+        status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": f"u{n}"}, caller=f"u{n}")
+        codes[str(status) if status == 201 else body["code"]] += 1
+        assert remaining(api, coupon_id) == max(0, 10 - n - 1)
+    assert codes == Counter({"201": 10, "COUPON_SOLD_OUT": 4})
+    items = stored(aws, coupon_id)
+    assert [item["remainingQuantity"] for item in items] == [{"N": "0"}] * 4
+    assert [item.get("soldOut") for item in items] == [{"BOOL": True}] * 4
+    holders = [item for item in aws.scan(TableName="IssuedCouponsTable")["Items"] if item["couponId"]["S"] == coupon_id]
+    assert len(holders) == 10
+
+
+class Calls:
+    """The repository's calls made by one service, by name (each is one DynamoDB call)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[str] = []
+        for name in ("shard", "shards", "issue", "mark_sold_out", "get"):
+            real = getattr(CouponRepository, name)
+
+            def spy(repository: CouponRepository, *args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+                self.made.append(_name)
+                return _real(repository, *args, **kw)
+
+            monkeypatch.setattr(CouponRepository, name, spy)
+
+
+class Always(random.Random):
+    """A random source that always starts at the same shard (and shuffles as a seeded one)."""
+
+    def __init__(self, shard: int) -> None:
+        super().__init__(7)
+        self.shard = shard
+
+    def randrange(self, *_: Any, **__: Any) -> int:  # type: ignore[override]
+        return self.shard
+
+
+def campaign(coupon_id: str, quantity: int, shards: int) -> None:
+    CouponRepository().create(
+        Coupon(
+            coupon_id=coupon_id,
+            name="Flash",
+            discount=FixedDiscount(type="FIXED", amount=500),
+            total_quantity=quantity,
+            remaining_quantity=quantity,
+            valid_days=3,
+        ),
+        shards,
+    )
+
+
+def test_one_shard_issues_with_one_read_and_one_transaction_and_answers_sold_out_with_one_read(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign("single", 1, 1)
+    service = CouponService()
+    calls = Calls(monkeypatch)
+    service.issue(Caller("a"), "single")
+    assert calls.made == ["shard", "issue"]
+    calls.made.clear()
+    with pytest.raises(CouponSoldOut):
+        service.issue(Caller("b"), "single")
+    assert calls.made == ["shard"]
+
+
+def test_a_request_whose_shard_is_empty_walks_to_one_that_is_not(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    campaign("walk", 4, 4)
+    service = CouponService(rng=Always(0))
+    calls = Calls(monkeypatch)
+    service.issue(Caller("a"), "walk")  # shard 0, read first while the count is unknown
+    assert calls.made == ["shard", "issue"]
+    calls.made.clear()
+    service.issue(Caller("b"), "walk")  # shard 0 is empty now: one read of all, then a shard that holds one
+    assert calls.made == ["shard", "shards", "issue"]
+    for user in ("c", "d"):
+        service.issue(Caller(user), "walk")
+    assert [s.remaining_quantity for s in CouponRepository().shards("walk", 4)] == [0, 0, 0, 0]
+    calls.made.clear()
+    with pytest.raises(CouponSoldOut):
+        service.issue(Caller("e"), "walk")
+    assert calls.made == ["shard", "shards", "mark_sold_out"]
+    calls.made.clear()
+    later = CouponService(rng=Always(3))
+    for user in ("f", "g"):  # shard 0 (the count still unknown), then shard 3: one read each, no write
+        with pytest.raises(CouponSoldOut):
+            later.issue(Caller(user), "walk")
+    assert calls.made == ["shard", "shard"]
+
+
+def test_a_walk_tries_each_shard_at_most_once(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    campaign("bounded", 8, 8)
+    tried: list[int] = []
+
+    def always_contended(self: CouponRepository, coupon: IssuedCoupon, shard: int = 0) -> None:
+        tried.append(shard)
+        raise ConcurrentUpdate()
+
+    monkeypatch.setattr(CouponRepository, "issue", always_contended)
+    with pytest.raises(ConcurrentUpdate):
+        CouponService(rng=random.Random(3)).issue(Caller("a"), "bounded")
+    assert sorted(tried) == list(range(8))
+    assert sum(s.remaining_quantity for s in CouponRepository().shards("bounded", 8)) == 8
+
+
+def test_a_contended_shard_sends_the_request_to_another(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    campaign("busy", 8, 4)
+    real_issue = CouponRepository.issue
+
+    def shard_0_contended(self: CouponRepository, coupon: IssuedCoupon, shard: int = 0) -> None:
+        if shard == 0:
+            raise ConcurrentUpdate()
+        real_issue(self, coupon, shard)
+
+    monkeypatch.setattr(CouponRepository, "issue", shard_0_contended)
+    issued = CouponService(rng=Always(0)).issue(Caller("a"), "busy")
+    assert issued.user_id == "a"
+    parts = [s.remaining_quantity for s in CouponRepository().shards("busy", 4)]
+    assert parts[0] == 2
+    assert sum(parts) == 7
+
+
+def test_a_user_holds_one_coupon_whichever_shard_they_reach(aws: Any) -> None:
+    campaign("once", 8, 4)
+    CouponService(rng=Always(1)).issue(Caller("u"), "once")
+    for start in range(4):
+        with pytest.raises(CouponAlreadyIssued):
+            CouponService(rng=Always(start)).issue(Caller("u"), "once")
+    assert CouponService().coupon("once").remaining_quantity == 7
+
+
+def test_a_shard_key_is_never_read_as_a_campaign(aws: Any) -> None:
+    campaign("whole", 4, 2)
+    assert CouponRepository().get("whole#1") is None
+    assert CouponRepository().shard("whole#1", 0) is None
+    assert CouponRepository().get("whole") is not None

@@ -79,7 +79,16 @@ def _declare_bearer_tokens(document: dict[str, Any]) -> None:
         }
     }
     public = public_routes()
-    gateway = {"description": "Refused by API Gateway", "content": {"application/json": {"schema": {"type": "object"}}}}
+    # API Gateway's own refusal body, before any function runs.
+    gateway = {
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+    }
+    descriptions = {
+        "401": "Unauthorized: no bearer token (API Gateway), or no verified caller",
+        "403": "Forbidden: a token the authorizer refused (API Gateway), or not the caller's",
+    }
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             if (path, method) in public:
@@ -87,8 +96,11 @@ def _declare_bearer_tokens(document: dict[str, Any]) -> None:
                 continue
             operation["security"] = [{BEARER_SCHEME: []}]
             responses = operation.setdefault("responses", {})
-            responses.setdefault("401", {"description": "Unauthorized: no bearer token", **gateway})
-            responses.setdefault("403", {"description": "Forbidden: a token refused, or not the caller's", **gateway})
+            for status, description in descriptions.items():
+                content = responses.get(status, {}).get("content", {}).get("application/json", {})
+                function_body = content.get("schema")
+                schema = {"anyOf": [function_body, gateway]} if function_body else gateway
+                responses[status] = {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def function_document(logical_id: str, version: str) -> dict[str, Any]:

@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PORT ?= 3000
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
+# SAM CLI sends no usage data from this project's targets (nor asks about it on a first run).
+export SAM_CLI_TELEMETRY := 0
 
 # apt_install(package, what to do when it cannot be installed here)
 apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \

@@ -25,23 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_runtime import dynamodb_local, ports, template
+from local_runtime import aws_env, dynamodb_local, ports, template
 from local_runtime.dynamodb_local import SetupError
 
 HOST = "127.0.0.1"
-REGION = "us-east-1"
+REGION = aws_env.REGION
 
 
 def _quiet_process_env() -> None:
-    """This process's own clients (tables, seed, stream) get dummy credentials and a region; SAM's
-    telemetry stays off. Functions get theirs from the template (see functions.InProcessLambda)."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    os.environ.setdefault("AWS_REGION", REGION)
-    os.environ["SAM_CLI_TELEMETRY"] = "0"
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        os.environ.pop(name, None)
+    """This process's own clients (tables, seed, stream) get dummy credentials and a region, whatever
+    the shell has; SAM's telemetry stays off. Functions get theirs from the template (see
+    functions.InProcessLambda)."""
+    aws_env.for_emulators()
     layer = str(template.ROOT / "layers" / "common")
     if layer not in sys.path:
         sys.path.insert(0, layer)

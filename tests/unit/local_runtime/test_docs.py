@@ -113,7 +113,7 @@ def test_anything_else_is_not_found(docs: str) -> None:
 
 
 def test_an_api_that_does_not_answer_is_a_502() -> None:
-    server = DocsServer(f"http://127.0.0.1:{ports.free_port()}", port=0).start()
+    server = DocsServer(f"http://127.0.0.1:{ports.free_port()}", port=0).start(prepare=False)
     try:
         status, _, body = get(f"http://127.0.0.1:{server.server_address[1]}/api/products")
     finally:

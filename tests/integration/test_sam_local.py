@@ -1,14 +1,17 @@
 """The real SAM CLI in Docker: every sample event through `sam local invoke`, and the contract through
-`sam local start-api` (`local_runtime.sam_local`, what `make invoke` and `make sam-api` run).
+`make sam-api`; `make invoke` once (`local_runtime.sam_local`, what both targets run).
 
 One `scripts/lambda-image.sh ensure`, one `sam build`, one DynamoDB Local with the sample data and
-one local data platform serve the whole module. Without a Docker engine the tests are skipped with
-one line; with CI=true that is a failure.
+one local data platform serve the sample events. `make invoke` and `make sam-api` run as a newcomer
+runs them: PATH and a fresh HOME, no AWS configuration (`tests.support.newcomer`). Without a Docker
+engine the tests are skipped with one line; with CI=true that is a failure.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from local_runtime import issuer, ports, sam_local
+from local_runtime import issuer, ports, sam_local, seed
+from tests.support import newcomer
 from tests.support.auth import bearer
 from tests.support.sam_local import Answer, Tables, http, require_engine
 
@@ -310,22 +314,59 @@ def test_sample_event_through_sam_local_invoke(
 # ------------------------------------------------------------------------------ start-api smoke run
 
 
+def test_make_invoke_needs_no_aws_configuration(sam_engine: sam_local.Engine, tmp_path: Path) -> None:
+    """`make invoke` as a newcomer runs it: no AWS_* variable, no ~/.aws (seeding DynamoDB Local
+    once died there with NoRegionError)."""
+    result = newcomer.make(
+        "invoke", "FUNCTION=BalanceInquiryFunction", "EVENT=events/balance_inquiry.json", home=tmp_path / "home"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "NoRegionError" not in result.stderr
+    answer = json.loads(result.stdout[result.stdout.index("{") :])
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"]) == {"userId": "user-1", "balance": seed.BALANCES["user-1"]}
+
+
+@dataclass
+class SamApi:
+    url: str
+    tables: Tables
+
+
+def _wait_for_sam_api(process: Any, url: str, log_path: Path, timeout: float = 300) -> str:
+    """The DynamoDB Local endpoint `make sam-api` reports, once its API answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        output = log_path.read_text(errors="replace")
+        endpoint = re.search(r"DynamoDB Local: (http://127\.0\.0\.1:\d+)", output)
+        if endpoint:
+            try:
+                status, _ = http(url, "GET", "/products/nope", timeout=10)
+            except OSError:
+                status = 0
+            if status == 404:
+                return endpoint.group(1)
+        time.sleep(1)
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+    pytest.fail(f"make sam-api did not serve on {url}; last output:\n{tail}", pytrace=False)
+
+
 @pytest.fixture(scope="module")
-def sam_api(sam_backends: sam_local.Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`sam local start-api --warm-containers EAGER` on a free port; its base URL."""
-    log_path = tmp_path_factory.mktemp("sam-api") / "start-api.log"
+def sam_api(sam_engine: sam_local.Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamApi]:
+    """`make sam-api` on a free port, run as a newcomer runs it; its URL and its tables."""
+    folder = tmp_path_factory.mktemp("sam-api")
+    port = ports.free_port()
+    log_path = folder / "make-sam-api.log"
     with log_path.open("wb") as log:
-        api = sam_local.SamApi(sam_backends, port=ports.free_port(), output=log)
+        process = newcomer.start_make("sam-api", f"PORT={port}", home=folder / "home", output=log)
         try:
-            api.start().wait_ready()
-        except BaseException:
-            api.stop()
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-            pytest.fail(f"sam local start-api did not come up; last output:\n{tail}", pytrace=False)
-        try:
-            yield api.url
+            endpoint = _wait_for_sam_api(process, f"http://127.0.0.1:{port}", log_path)
+            yield SamApi(f"http://127.0.0.1:{port}", Tables(endpoint))
         finally:
-            api.stop()
+            newcomer.stop(process, timeout=90)
+    assert "NoRegionError" not in log_path.read_text(errors="replace")
 
 
 SMOKE_USER = "sam-api-smoke-user"
@@ -333,22 +374,24 @@ AS_USER = bearer(SMOKE_USER)
 AS_ADMIN = bearer("sam-api-smoke-admin", admin=True)
 
 
-def test_contract_through_sam_local_start_api(sam_api: str, tables: Tables) -> None:
+def test_contract_through_make_sam_api(sam_api: SamApi) -> None:
     """Charge, a missing product, a coupon, an order and its refusals, over HTTP through SAM's gateway
     and one container per function; the database shows each effect, and a refusal changes nothing."""
-    status, body = http(sam_api, "POST", f"/users/{SMOKE_USER}/balance/charge", {"amount": 30_000}, headers=AS_USER)
+    url, tables = sam_api.url, sam_api.tables
+    status, body = http(url, "POST", f"/users/{SMOKE_USER}/balance/charge", {"amount": 30_000}, headers=AS_USER)
     assert (status, body) == (200, {"userId": SMOKE_USER, "balance": 30_000})
     assert tables.balance(SMOKE_USER) == 30_000
 
-    status, body = http(sam_api, "GET", "/products/nope")
+    status, body = http(url, "GET", "/products/nope")
     assert status == 404 and body["code"] == "PRODUCT_NOT_FOUND", body
 
-    lamp = {"name": "Smoke lamp", "price": 12_000, "stock": 3}
-    status, product = http(sam_api, "POST", "/products", lamp, headers=AS_ADMIN)
+    status, product = http(
+        url, "POST", "/products", {"name": "Smoke lamp", "price": 12_000, "stock": 3}, headers=AS_ADMIN
+    )
     assert status == 201, product
     product_id = product["productId"]
 
-    status, coupon = http(sam_api, "POST", "/coupons/c-welcome/issue", {}, headers=AS_USER)
+    status, coupon = http(url, "POST", "/coupons/c-welcome/issue", {}, headers=AS_USER)
     assert status == 201 and coupon["couponId"] == "c-welcome" and coupon["status"] == "AVAILABLE", coupon
 
     order = {
@@ -356,49 +399,50 @@ def test_contract_through_sam_local_start_api(sam_api: str, tables: Tables) -> N
         "items": [{"productId": product_id, "quantity": 2}],
         "issuedCouponId": coupon["issuedCouponId"],
     }
-    status, placed = http(sam_api, "POST", "/orders", order, headers=AS_USER)
+    status, placed = http(url, "POST", "/orders", order, headers=AS_USER)
     assert status == 201, placed
     assert (placed["totalAmount"], placed["discountAmount"], placed["paidAmount"]) == (24_000, 5_000, 19_000)
     assert tables.balance(SMOKE_USER) == 11_000 and tables.stock(product_id) == 1
     assert tables.item("OrdersTable", orderId=placed["orderId"]) is not None
 
     beyond_stock = {"userId": SMOKE_USER, "items": [{"productId": product_id, "quantity": 2}]}
-    status, body = http(sam_api, "POST", "/orders", beyond_stock, headers=AS_USER)
+    status, body = http(url, "POST", "/orders", beyond_stock, headers=AS_USER)
     assert status == 409 and body["code"] == "OUT_OF_STOCK", body
 
     beyond_balance = {"userId": SMOKE_USER, "items": [{"productId": product_id, "quantity": 1}]}
-    status, body = http(sam_api, "POST", "/orders", beyond_balance, headers=AS_USER)
+    status, body = http(url, "POST", "/orders", beyond_balance, headers=AS_USER)
     assert status == 409 and body["code"] == "INSUFFICIENT_BALANCE", body
 
     assert tables.balance(SMOKE_USER) == 11_000 and tables.stock(product_id) == 1
-    status, body = http(sam_api, "GET", f"/users/{SMOKE_USER}/balance", headers=AS_USER)
+    status, body = http(url, "GET", f"/users/{SMOKE_USER}/balance", headers=AS_USER)
     assert (status, body) == (200, {"userId": SMOKE_USER, "balance": 11_000})
 
 
-def test_identity_through_sam_local_start_api(sam_api: str, tables: Tables, tmp_path: Path) -> None:
+def test_identity_through_make_sam_api(sam_api: SamApi, tmp_path: Path) -> None:
     """The template's Lambda authorizer, in its own container, before every protected route: no
     token 401, a bad token refused by the gateway (its body, not a function's), nothing charged;
     another user's balance 403; catalogue administration 403 for a user, served for an admin."""
+    url, tables = sam_api.url, sam_api.tables
     user = "sam-api-identity-user"
     charge = f"/users/{user}/balance/charge"
-    status, body = http(sam_api, "POST", charge, {"amount": 1_000})
+    status, body = http(url, "POST", charge, {"amount": 1_000})
     assert (status, body) == (401, {"message": "Unauthorized"})
     expired = issuer.issue(user, now=0, ttl=60)
     other_key = issuer.issue(user, path=tmp_path / "other-key.pem")
     for token in ("garbage", expired, other_key):
-        status, body = http(sam_api, "POST", charge, {"amount": 1_000}, headers={"Authorization": f"Bearer {token}"})
+        status, body = http(url, "POST", charge, {"amount": 1_000}, headers={"Authorization": f"Bearer {token}"})
         assert status in (401, 403) and set(body) == {"message"}, body
     assert tables.balance(user) == 0
 
-    status, body = http(sam_api, "POST", charge, {"amount": 1_000}, headers=bearer(user))
+    status, body = http(url, "POST", charge, {"amount": 1_000}, headers=bearer(user))
     assert (status, body) == (200, {"userId": user, "balance": 1_000})
-    status, body = http(sam_api, "GET", f"/users/{user}/balance", headers=bearer("someone-else"))
+    status, body = http(url, "GET", f"/users/{user}/balance", headers=bearer("someone-else"))
     assert (status, body["code"]) == (403, "FORBIDDEN")
-    status, body = http(sam_api, "GET", f"/users/{user}/balance", headers=AS_ADMIN)
+    status, body = http(url, "GET", f"/users/{user}/balance", headers=AS_ADMIN)
     assert (status, body) == (200, {"userId": user, "balance": 1_000})
 
-    status, body = http(sam_api, "GET", "/coupons/c-welcome", headers=bearer(user))
+    status, body = http(url, "GET", "/coupons/c-welcome", headers=bearer(user))
     assert (status, body["code"]) == (403, "FORBIDDEN")
-    status, body = http(sam_api, "GET", "/coupons/c-welcome", headers=AS_ADMIN)
+    status, body = http(url, "GET", "/coupons/c-welcome", headers=AS_ADMIN)
     assert status == 200 and body["couponId"] == "c-welcome", body
-    assert http(sam_api, "GET", "/products/popular")[0] == 200
+    assert http(url, "GET", "/products/popular")[0] == 200

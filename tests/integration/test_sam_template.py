@@ -4,7 +4,6 @@ has its code and the environment its code reads."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from local_runtime import template
 from shop.settings import Settings
+from tests.support import newcomer
 
 SAM = Path(sys.executable).parent / "sam"
 ROOT = template.ROOT
@@ -31,23 +31,19 @@ def route_functions() -> list[str]:
     ]
 
 
-def sam(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SAM_CLI_TELEMETRY": "0",
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-    }
-    return subprocess.run(
-        [str(SAM), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+def sam(*args: str, home: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """SAM CLI as the make targets run it, in a newcomer's environment (the Makefile turns SAM's
+    telemetry off)."""
+    return newcomer.run([str(SAM), *args], home, timeout=timeout, SAM_CLI_TELEMETRY="0")
 
 
 def test_sam_cli_is_installed_beside_the_interpreter() -> None:
     assert SAM.is_file(), f"{SAM} is missing: make venv installs the SAM CLI"
 
 
-def test_sam_validate_lint() -> None:
-    result = sam("validate", "--lint", "--template-file", str(ROOT / "template.yaml"))
+def test_make_validate(tmp_path: Path) -> None:
+    """`make validate` (sam validate --lint) as a newcomer runs it: no AWS configuration."""
+    result = newcomer.make("validate", home=tmp_path / "home")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "is a valid SAM Template" in output
@@ -64,6 +60,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(build_dir / "out"),
         "--cache-dir",
         str(build_dir / "cache"),
+        home=build_dir / "home",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return build_dir / "out"

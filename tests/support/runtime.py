@@ -75,6 +75,7 @@ def local_runtime(dynamodb_local_endpoint: str) -> Iterator[LocalRuntime]:
     runtime = LocalRuntime(
         api_port=0,
         data_platform_port=0,
+        docs_port=0,
         dynamodb_endpoint=dynamodb_local_endpoint,
         log_level="WARNING",
         retry_first_seconds=0.05,

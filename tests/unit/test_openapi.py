@@ -14,6 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from local_runtime import openapi, template
+from tests.support import newcomer
 
 SCHEMAS = "#/components/schemas/"
 
@@ -182,26 +183,21 @@ def test_merge_refuses_two_different_components_with_one_name() -> None:
         openapi.merge([first, second], "1")
 
 
-def run_command(*args: str) -> subprocess.CompletedProcess[str]:
+def run_command(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m local_runtime.openapi` as `make openapi` runs it, in a newcomer's environment."""
     root = template.ROOT
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "layers" / "common"), str(root)])}
-    return subprocess.run(
-        [sys.executable, "-m", "local_runtime.openapi", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    pythonpath = os.pathsep.join([str(root / "layers" / "common"), str(root)])  # what the Makefile exports
+    return newcomer.run(
+        [sys.executable, "-m", "local_runtime.openapi", *args], home, timeout=120, PYTHONPATH=pythonpath
     )
 
 
 def test_command_prints_and_writes_the_document(tmp_path: Path, document: dict[str, Any]) -> None:
-    printed = run_command()
+    printed = run_command(tmp_path / "home")
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == document
     out = tmp_path / "openapi.json"
-    written = run_command("--out", str(out))
+    written = run_command(tmp_path / "home", "--out", str(out))
     assert written.returncode == 0, written.stderr
     assert written.stdout == ""
     assert json.loads(out.read_text()) == document

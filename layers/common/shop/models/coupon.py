@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints
 
 from shop.ids import Id
 from shop.models.base import RequestModel, ResponseModel
@@ -64,16 +64,13 @@ class NewCoupon(RequestModel):
     valid_days: Annotated[int, Field(ge=1, le=MAX_VALID_DAYS)]
     shards: Annotated[int, Field(ge=1, le=MAX_SHARDS)] | None = None
 
-    @model_validator(mode="after")
-    def _no_empty_shard(self) -> NewCoupon:
-        if self.shards is not None and self.shards > self.total_quantity:
-            raise ValueError("shards must not exceed totalQuantity")
-        return self
-
     @property
     def shard_count(self) -> int:
-        """The number of shards asked for, or the default for the quantity."""
-        return self.shards if self.shards is not None else default_shards(self.total_quantity)
+        """The number of shards asked for (at most one per coupon, so that no shard starts empty),
+        or the default for the quantity. More shards than coupons is not refused: the published
+        document cannot say that one field is bounded by another."""
+        asked = self.shards if self.shards is not None else default_shards(self.total_quantity)
+        return min(asked, self.total_quantity)
 
 
 class Coupon(ResponseModel):

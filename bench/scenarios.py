@@ -17,7 +17,6 @@ from shop.models.balance import BALANCE_LIMIT
 from shop.models.coupon import Coupon, PercentDiscount
 from shop.models.order import Order, OrderItem, PlaceOrder
 from shop.models.product import Product
-from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import SalesRepository
@@ -52,7 +51,7 @@ def create_products(count: int, price: int = 12_900, prefix: str = "p") -> list[
 
 
 def fund(user_id: str, amount: int = BALANCE_LIMIT) -> None:
-    BalanceRepository().add(user_id, amount, BALANCE_LIMIT)
+    BalanceService().charge(user_id, amount)
 
 
 def campaign(coupon_id: str, quantity: int) -> Coupon:

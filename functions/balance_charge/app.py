@@ -1,6 +1,7 @@
 """POST /users/{userId}/balance/charge: add to a user's balance, up to the limit."""
 
-from shop.api.http import BAD_REQUEST, CONFLICT, UserId, create_app, entry_point, refusals
+from shop.api.access import request_key
+from shop.api.http import BAD_REQUEST, CONFLICT, UNAVAILABLE, UNPROCESSABLE, UserId, create_app, entry_point, refusals
 from shop.models.balance import Balance, ChargeRequest
 from shop.services.balance import BalanceService
 
@@ -10,10 +11,10 @@ service = BalanceService()
 
 @app.post(
     "/users/<userId>/balance/charge",
-    responses={200: {"description": "The new balance"}, **refusals(BAD_REQUEST, CONFLICT)},
+    responses={200: {"description": "The new balance"}, **refusals(BAD_REQUEST, CONFLICT, UNPROCESSABLE, UNAVAILABLE)},
 )
 def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:
-    return service.charge(userId, body.amount)
+    return service.charge(userId, body.amount, request_key(app))
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, idempotent=True)

@@ -2,7 +2,17 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import BAD_REQUEST, CONFLICT, NOT_FOUND, CouponId, create_app, entry_point, refusals
+from shop.api.http import (
+    BAD_REQUEST,
+    CONFLICT,
+    NOT_FOUND,
+    UNAVAILABLE,
+    UNPROCESSABLE,
+    CouponId,
+    create_app,
+    entry_point,
+    refusals,
+)
 from shop.models.coupon import IssueCouponRequest, IssuedCoupon
 from shop.services.coupons import CouponService
 
@@ -12,7 +22,10 @@ service = CouponService()
 
 @app.post(
     "/coupons/<couponId>/issue",
-    responses={201: {"description": "The issued coupon"}, **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT)},
+    responses={
+        201: {"description": "The issued coupon"},
+        **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
+    },
 )
 def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:
     return Response(
@@ -20,4 +33,4 @@ def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[Issue
     )
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, idempotent=True)

@@ -2,7 +2,17 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import BAD_REQUEST, CONFLICT, NOT_FOUND, create_app, entry_point, refusals
+from shop.api.access import request_key
+from shop.api.http import (
+    BAD_REQUEST,
+    CONFLICT,
+    NOT_FOUND,
+    UNAVAILABLE,
+    UNPROCESSABLE,
+    create_app,
+    entry_point,
+    refusals,
+)
 from shop.models.order import Order, PlaceOrder
 from shop.services.orders import OrderService
 
@@ -10,9 +20,17 @@ app = create_app()
 service = OrderService()
 
 
-@app.post("/orders", responses={201: {"description": "The paid order"}, **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT)})
+@app.post(
+    "/orders",
+    responses={
+        201: {"description": "The paid order"},
+        **refusals(BAD_REQUEST, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
+    },
+)
 def place_order(body: PlaceOrder) -> Response[Order]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(body))
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(body, request_key(app))
+    )
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, idempotent=True)

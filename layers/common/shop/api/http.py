@@ -12,15 +12,22 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shop.api import errors
+from shop import budget
+from shop.api import errors, idempotency
 from shop.ids import ID_PATTERN
 from shop.observability import logger, metrics
 
 UserId = Annotated[str, Path(pattern=ID_PATTERN, description="User id")]
 ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="Product id")]
 CouponId = Annotated[str, Path(pattern=ID_PATTERN, description="Coupon campaign id")]
+OrderId = Annotated[str, Path(pattern=ID_PATTERN, description="Order id")]
 
 BAD_REQUEST, NOT_FOUND, CONFLICT = HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+FORBIDDEN, UNPROCESSABLE, UNAVAILABLE = (
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 refusals = errors.documented
 
 
@@ -56,16 +63,23 @@ def json_request(event: dict[str, Any]) -> dict[str, Any] | None:
     return {**event, "headers": normalised}
 
 
-def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+def entry_point(
+    app: APIGatewayHttpResolver, *, idempotent: bool = False
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of a route function: logs with the request's correlation id and
-    flushes the metrics it recorded."""
+    flushes the metrics it recorded; starts the invocation's time budget (`shop.budget`).
+    An `idempotent` function answers a request with an Idempotency-Key at most once per caller
+    and key (`shop.api.idempotency`)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        budget.start(context)
         request = json_request(event)
         if request is None:
             return errors.unsupported_media_type()
+        if idempotent:
+            return idempotency.resolve(app, request, context)
         return app.resolve(request, context)
 
     return handler

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -13,9 +17,10 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from shop.errors import ConcurrentUpdate
+from shop import budget
+from shop.errors import ConcurrentUpdate, InvalidCursor, OutcomeUnknown
 from shop.settings import settings
 
 # Short timeouts and few attempts: a stalled call fails well within a function's 10 s.
@@ -46,7 +51,7 @@ def resource() -> Any:
 
 @cache
 def _client(endpoint_url: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_SINGLE_ATTEMPT)
 
 
 def single_attempt_resource() -> Any:
@@ -55,7 +60,9 @@ def single_attempt_resource() -> Any:
 
 
 def client() -> Any:
-    """The low-level client (DynamoDB JSON in and out), for transactions."""
+    """The low-level client (DynamoDB JSON in and out) whose calls botocore never resends: for
+    transactions, whose resending (same token, within the time budget) `transact_write` decides,
+    and for the idempotency records."""
     return _client(settings().dynamodb_endpoint_url)
 
 
@@ -100,6 +107,16 @@ def update_item_once(table_name: str, *, sleep: Callable[[float], None] | None =
     raise AssertionError("unreachable")
 
 
+LOST_ANSWER = (ConnectionError, HTTPClientError)
+"""What botocore raises when a request got no answer: a connect or read timeout, a connection
+refused or reset. The request may have been applied."""
+
+
+def is_lost_answer(error: BaseException) -> bool:
+    """Whether `error` means the database did not answer (the change, if any, may be applied)."""
+    return isinstance(error, LOST_ANSWER)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between emulators)."""
     _resource.cache_clear()
@@ -142,6 +159,14 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
 
 _RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
+_OUTCOME_UNKNOWN_CODES = {"TransactionInProgressException", "InternalServerError", "ServiceUnavailable"}
+"""Errors after which the transaction may be applied (or still running): resent with its token."""
+
+ATTEMPT_SECONDS = 4.0
+"""The longest one attempt takes before botocore gives up on it (connect and read timeouts)."""
+
+_RESEND_PAUSE_SECONDS = 0.1
+
 
 def transact_write(
     items: list[dict[str, Any]],
@@ -149,23 +174,29 @@ def transact_write(
     *,
     sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Run one TransactWriteItems, retrying conflicts with concurrent changes.
+    """Run one TransactWriteItems, retrying conflicts with concurrent changes, resending it while
+    its outcome is unknown.
 
     When a condition fails, `refusal` reads the cancellation reasons (one per item, in order)
-    and returns the domain error to raise. A cancellation caused only by a conflict with a
+    and returns the exception to raise. A cancellation caused only by a conflict with a
     concurrent transaction (or throttling) is tried again with full-jitter backoff, at most
     MAX_ATTEMPTS times, then answered with `ConcurrentUpdate`.
 
-    Every attempt carries a ClientRequestToken, so DynamoDB applies the transaction at most once:
-    the same token while an attempt's outcome is unknown (botocore resending a request whose
-    answer was lost, a TransactionInProgressException), a new one after a cancellation, which
-    applied nothing.
+    An attempt that got no answer (a timeout of any kind, a connection lost, a 500, a
+    TransactionInProgressException) is sent again with the same ClientRequestToken, which DynamoDB
+    applies at most once (for 10 minutes), as long as the invocation's time budget allows another
+    whole attempt; then `OutcomeUnknown`. A cancellation, which applied nothing, takes a new token.
     """
+    pause = sleep or time.sleep
     token = uuid.uuid4().hex
-    for _ in attempts(sleep):
+    conflicts = attempts(sleep)
+    next(conflicts)
+    while True:
         try:
             client().transact_write_items(TransactItems=items, ClientRequestToken=token)
             return
+        except LOST_ANSWER as error:
+            unknown: BaseException = error
         except ClientError as error:
             code = error_code(error)
             if code == "TransactionCanceledException":
@@ -174,10 +205,39 @@ def transact_write(
                     raise refusal(reasons) from error
                 if not any(reason.get("Code") in _RETRYABLE_REASONS for reason in reasons):
                     raise
+                if next(conflicts, None) is None:
+                    raise ConcurrentUpdate() from error
                 token = uuid.uuid4().hex
-            elif code != "TransactionInProgressException":
+                continue
+            if code in _NOT_APPLIED:
+                if next(conflicts, None) is None:
+                    raise ConcurrentUpdate() from error
+                continue
+            if code not in _OUTCOME_UNKNOWN_CODES:
                 raise
-    raise ConcurrentUpdate()
+            unknown = error
+        if budget.remaining() < ATTEMPT_SECONDS + _RESEND_PAUSE_SECONDS:
+            raise OutcomeUnknown() from unknown
+        pause(_RESEND_PAUSE_SECONDS)
+
+
+def encode_cursor(key: Mapping[str, str]) -> str:
+    """A page's cursor: the last key read, as base64url JSON."""
+    return base64.urlsafe_b64encode(json.dumps(dict(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fields: set[str], pattern: str) -> dict[str, str]:
+    """The key a cursor of `encode_cursor` holds, each field matching `pattern`; InvalidCursor for
+    anything this API did not write."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidCursor() from error
+    if not isinstance(decoded, dict) or set(decoded) != fields:
+        raise InvalidCursor()
+    if not all(isinstance(value, str) and re.fullmatch(pattern, value) for value in decoded.values()):
+        raise InvalidCursor()
+    return {str(k): str(v) for k, v in decoded.items()}
 
 
 def failed_condition(reason: Mapping[str, Any]) -> bool:

@@ -138,6 +138,9 @@ def main() -> int:
         hot = [scenarios.hot_coupon(meter, truncate, workers=w) for w in (None, 16)]
         print("measuring: throughput ratio, 2 x 2 s with 8 threads ...", file=sys.stderr)
         speed = scenarios.throughput(meter, truncate)
+        print("measuring: the POSTs with and without an Idempotency-Key ...", file=sys.stderr)
+        truncate()
+        posts = scenarios.posts(meter)
     finally:
         server.stop()
         dynamodb.reset_clients()
@@ -156,6 +159,7 @@ def main() -> int:
         "popular": popular,
         "hot_coupon": hot,
         "throughput": speed,
+        "posts": posts,
     }
     report(results)
     RESULTS.mkdir(exist_ok=True)
@@ -233,6 +237,31 @@ def report(results: dict[str, Any]) -> None:
                     "absolute req/s (noisy, for orientation only)",
                     f"order {absolute['order_placement']}, balance {absolute['balance_inquiry']}",
                 ],
+            ],
+        )
+    )
+
+    posts = results["posts"]
+    print("\n5. The POSTs through their handlers, with and without an Idempotency-Key")
+    print(
+        table(
+            ["request", "RCU", "WCU", "tx WCU", "total WCU", "calls"],
+            [
+                [r["use_case"], r["rcu"], r["wcu_single"], r["wcu_transaction"], r["wcu_total"], r["calls"]]
+                for r in posts["rows"]
+            ],
+        )
+    )
+    ledger = posts["ledger"]
+    print("   the ledger's share of the writes")
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ["CHARGE entry: bytes, tx WCU", f"{ledger['charge_entry_bytes']}, {ledger['charge_entry_tx_wcu']}"],
+                ["PAYMENT entry: bytes, tx WCU", f"{ledger['payment_entry_bytes']}, {ledger['payment_entry_tx_wcu']}"],
+                ["LedgerTable index byTime, WCU per entry (not metered)", ledger["ledger_index_wcu_per_entry"]],
+                ["OrdersTable index byUser, WCU per order (not metered)", ledger["orders_index_wcu_per_order"]],
             ],
         )
     )

@@ -29,7 +29,7 @@ from tests.e2e.conftest import fresh_id
 
 CLIENT_TIMEOUT_SECONDS = 1.0
 SHORT_STALL_SECONDS = 2.5  # within the function's time budget: its transaction is resent and lands
-LONG_STALL_SECONDS = 12.0  # past the function's budget (10 s timeout): it answers 503 OUTCOME_UNKNOWN
+LONG_STALL_SECONDS = 17.0  # past the function's budget (15 s timeout): it answers 503 OUTCOME_UNKNOWN
 GIVE_UP_AFTER_SECONDS = 60.0
 
 

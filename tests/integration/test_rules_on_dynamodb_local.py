@@ -71,8 +71,10 @@ def campaign(coupon_id: str, quantity: int) -> None:
 
 def test_charges_raced_on_one_balance_stop_exactly_at_the_cap(local_db: Any) -> None:
     service = BalanceService()
-    outcomes = race([lambda: service.charge("racer", 1_000_000) for _ in range(30)])
+    answered: list[int] = []
+    outcomes = race([lambda: answered.append(service.charge("racer", 1_000_000).balance) for _ in range(30)])
     assert outcomes == Counter({"ok": 10, "BalanceLimitExceeded": 20})
+    assert sorted(answered) == [n * 1_000_000 for n in range(1, 11)]  # each the balance it made
     assert BalanceRepository().get("racer") == BALANCE_LIMIT
     entries = LedgerRepository().page("racer", 100, None).items
     assert [entry.amount for entry in entries] == [1_000_000] * 10
@@ -98,7 +100,7 @@ def test_a_charge_transaction_sent_twice_applies_once(local_db: Any) -> None:
     with contextlib.suppress(local_db.exceptions.TransactionCanceledException):
         local_db.transact_write_items(TransactItems=items, ClientRequestToken="same-token")
     with pytest.raises(AlreadyApplied):
-        repository.charge("twice", 700, BALANCE_LIMIT, ledger.record("twice", entry))
+        repository.charge("twice", 700, BALANCE_LIMIT, lambda after: ledger.record("twice", entry, after))
     assert repository.get("twice") == 700
     assert [e.entry_id for e in ledger.page("twice", 10, None).items] == ["e-1"]
 

@@ -203,11 +203,13 @@ def test_an_unknown_outcome_is_503_and_a_retry_with_the_key_answers_the_real_one
     assert (unknown.status, unknown.body["code"]) == (503, "OUTCOME_UNKNOWN")
     assert int(unknown.headers["Retry-After"]) >= 1
     assert balance_of() == (7_000 if applied else 0)
+    assert charge(api, 1_000, None).status == 200  # another charge meanwhile
     retry = charge(api, 7_000, "k")
-    assert (retry.status, retry.body) == (200, {"userId": "u1", "balance": 7_000})
+    # the balance this charge made: before the other one if it was applied then, after it if not
+    assert (retry.status, retry.body) == (200, {"userId": "u1", "balance": 7_000 if applied else 8_000})
     assert "Idempotent-Replayed" not in retry.headers
-    assert balance_of() == 7_000
-    assert [e["amount"] for e in entries(api)] == [7_000]
+    assert balance_of() == 8_000
+    assert sorted(e["amount"] for e in entries(api)) == [1_000, 7_000]
     assert charge(api, 7_000, "k").headers["Idempotent-Replayed"] == "true"
 
 

@@ -7,7 +7,7 @@ import time
 from contextvars import ContextVar
 from typing import Protocol
 
-MARGIN_SECONDS = 1.0
+MARGIN_SECONDS = 0.5
 """Kept back from the function's remaining time to answer (and let the idempotency record go)."""
 
 DEFAULT_SECONDS = 8.0

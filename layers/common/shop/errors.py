@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ShopError(Exception):
     """Base of every refusal the shop gives."""
@@ -94,6 +96,6 @@ class AlreadyApplied(Exception):
     """The change carries an id that is already recorded: an earlier attempt of the same request
     was applied. `item` is the recorded item, when the database returned it."""
 
-    def __init__(self, item: dict[str, object] | None = None) -> None:
+    def __init__(self, item: dict[str, Any] | None = None) -> None:
         super().__init__("already applied")
         self.item = item

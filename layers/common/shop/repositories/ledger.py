@@ -26,8 +26,9 @@ class LedgerRepository:
     def _table(self) -> Any:
         return dynamodb.table(self._table_name)
 
-    def record(self, user_id: str, entry: Entry) -> dict[str, Any]:
-        """The transaction item that puts `entry`, if no entry of its id exists."""
+    def record(self, user_id: str, entry: Entry, balance_after: int | None = None) -> dict[str, Any]:
+        """The transaction item that puts `entry`, if no entry of its id exists (with the
+        balance it left, when known, so a charge sent again can answer it)."""
         item = {
             "userId": user_id,
             "entryId": entry.entry_id,
@@ -38,11 +39,14 @@ class LedgerRepository:
         }
         if entry.order_id is not None:
             item["orderId"] = entry.order_id
+        if balance_after is not None:
+            item["balanceAfter"] = balance_after
         return {
             "Put": {
                 "TableName": self._table_name,
                 "Item": dynamodb.to_attribute_values(item),
                 "ConditionExpression": "attribute_not_exists(entryId)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 

@@ -24,13 +24,16 @@ class BalanceService:
         balance would pass the limit.
 
         With a `request_key` (the caller's idempotency key) the entry's id is derived from it, so
-        the same request sent again finds its charge applied and answers the balance."""
+        the same request sent again finds its charge applied and answers the balance it made."""
         entry_id = derived_id("charge", user_id, request_key) if request_key else new_id()
         entry = Entry(entry_id=entry_id, type="CHARGE", amount=amount, at=clock.now())
         try:
-            balance = self._balances.charge(user_id, amount, BALANCE_LIMIT, self._ledger.record(user_id, entry))
-        except AlreadyApplied:
-            balance = self._balances.get(user_id)
+            balance = self._balances.charge(
+                user_id, amount, BALANCE_LIMIT, lambda after: self._ledger.record(user_id, entry, after)
+            )
+        except AlreadyApplied as applied:
+            recorded = (applied.item or {}).get("balanceAfter")
+            balance = int(recorded) if recorded is not None else self._balances.get(user_id)
         return Balance(user_id=user_id, balance=balance)
 
     def history(self, user_id: str, limit: int, cursor: str | None) -> EntryPage:

@@ -20,7 +20,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench deploy clean
+.PHONY: help venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench ledger-check deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ sam-api: venv node ## The real sam local start-api in Docker on http://127.0.0.1
 openapi: venv ## Write the API's OpenAPI document (from the routes' models) to openapi.json
 	@$(PY) -m local_runtime.openapi --out openapi.json
 	@echo "==> openapi.json"
+
+ledger-check: venv ## Check that charges minus payments equal every balance (ENDPOINT=, default: the running make run)
+	@$(PY) -m local_runtime.ledger_check $(if $(ENDPOINT),--endpoint $(ENDPOINT),)
 
 bench: venv node ## Benchmarks: DynamoDB consumed capacity, ratios, the flash-sale simulation (FLASH=1: only that)
 	@$(PY) -m bench $(if $(FLASH),--flash-sale,)

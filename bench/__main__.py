@@ -140,6 +140,9 @@ def main() -> int:
         hot = [scenarios.hot_coupon(meter, truncate, workers=w) for w in (None, 16)]
         print("measuring: throughput ratio, 2 x 2 s with 8 threads ...", file=sys.stderr)
         speed = scenarios.throughput(meter, truncate)
+        print("measuring: the POSTs with and without an Idempotency-Key ...", file=sys.stderr)
+        truncate()
+        posts = scenarios.posts(meter)
         print("simulating: a flash sale against DynamoDB's partition limits, in virtual time ...", file=sys.stderr)
         flash = flashsale.sweep()
     finally:
@@ -167,6 +170,7 @@ def main() -> int:
         "throughput": speed,
         "authorizer": authorizer_costs,
         "flash_sale": flash,
+        "posts": posts,
     }
     report(results)
     report_flash_sale(flash)
@@ -252,6 +256,33 @@ def report(results: dict[str, Any]) -> None:
         )
     )
     report_authorizer(results["authorizer"])
+    report_posts(results["posts"])
+
+
+def report_posts(posts: dict[str, Any]) -> None:
+    print("\n6. The POSTs through their handlers, with and without an Idempotency-Key")
+    print(
+        table(
+            ["request", "RCU", "WCU", "tx WCU", "total WCU", "calls"],
+            [
+                [r["use_case"], r["rcu"], r["wcu_single"], r["wcu_transaction"], r["wcu_total"], r["calls"]]
+                for r in posts["rows"]
+            ],
+        )
+    )
+    ledger = posts["ledger"]
+    print("   the ledger's share of the writes")
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ["CHARGE entry: bytes, tx WCU", f"{ledger['charge_entry_bytes']}, {ledger['charge_entry_tx_wcu']}"],
+                ["PAYMENT entry: bytes, tx WCU", f"{ledger['payment_entry_bytes']}, {ledger['payment_entry_tx_wcu']}"],
+                ["LedgerTable index byTime, WCU per entry (not metered)", ledger["ledger_index_wcu_per_entry"]],
+                ["OrdersTable index byUser, WCU per order (not metered)", ledger["orders_index_wcu_per_order"]],
+            ],
+        )
+    )
 
 
 def report_authorizer(costs: dict[str, Any]) -> None:
@@ -288,7 +319,7 @@ def flash_sale_only(began: float) -> int:
 def report_flash_sale(flash: dict[str, Any]) -> None:
     limits = flash["limits"]
     print(
-        f"\n6. Flash sale, simulated in virtual time: a {flash['campaign']:,}-coupon campaign, "
+        f"\n7. Flash sale, simulated in virtual time: a {flash['campaign']:,}-coupon campaign, "
         f"default {flash['default_shards']} shards (max {flash['max_shards']}), "
         f"{limits['partition_wcu']:g} WCU/s per partition, transaction hold {limits['transaction_hold'] * 1000:g} ms"
     )

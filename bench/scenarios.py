@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from bench import itemsize
 from bench.meter import Meter, Tally
 from shop import clock
 from shop.errors import ConcurrentUpdate, CouponSoldOut
@@ -18,7 +22,6 @@ from shop.models.balance import BALANCE_LIMIT
 from shop.models.coupon import Coupon, PercentDiscount
 from shop.models.order import Order, OrderItem, PlaceOrder
 from shop.models.product import Product
-from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import SalesRepository
@@ -29,6 +32,7 @@ from shop.services.orders import OrderService
 from shop.services.popular import PopularProductsService, SalesCountingService
 
 BIG_STOCK = 1_000_000_000
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 # ---------------------------------------------------------------- data
@@ -53,7 +57,7 @@ def create_products(count: int, price: int = 12_900, prefix: str = "p") -> list[
 
 
 def fund(user_id: str, amount: int = BALANCE_LIMIT) -> None:
-    BalanceRepository().add(user_id, amount, BALANCE_LIMIT)
+    BalanceService().charge(Caller(user_id), user_id, amount)
 
 
 def campaign(coupon_id: str, quantity: int, shards: int = 1) -> Coupon:
@@ -157,23 +161,27 @@ def costs(meter: Meter) -> list[dict[str, Any]]:
     measure("coupon issue, sold out", sold_out, "answered by the early read: no write")
     campaign("c-sharded", 10_000, 100)
     warm = CouponService()
-    warm.issue("c-sharded", "user-warm")  # the service learns the shard count
-    measure("coupon issue, 100 shards", lambda: warm.issue("c-sharded", "user-sharded"), "one shard read + transaction")
+    warm.issue(Caller("user-warm"), "c-sharded")  # the service learns the shard count
+    measure(
+        "coupon issue, 100 shards",
+        lambda: warm.issue(Caller("user-sharded"), "c-sharded"),
+        "one shard read + transaction",
+    )
     measure("campaign read, 100 shards", lambda: coupons.coupon("c-sharded"), "GetItem + BatchGetItem: the sum")
     campaign("c-drained", 100, 100)
     for index in range(100):
-        warm.issue("c-drained", f"user-drain-{index}")
+        warm.issue(Caller(f"user-drain-{index}"), "c-drained")
 
     def last_sees_all_empty() -> None:
         try:
-            warm.issue("c-drained", "user-first-late")
+            warm.issue(Caller("user-first-late"), "c-drained")
         except CouponSoldOut:
             return
         raise AssertionError("the campaign should be sold out")
 
     def marked_sold_out() -> None:
         try:
-            warm.issue("c-drained", "user-later")
+            warm.issue(Caller("user-later"), "c-drained")
         except CouponSoldOut:
             return
         raise AssertionError("the campaign should be sold out")
@@ -381,3 +389,98 @@ def throughput(meter: Meter, truncate: Callable[[], None], threads: int = 8, sec
         "noisy_absolute_rps": {"order_placement": round(order_rps, 1), "balance_inquiry": round(balance_rps, 1)},
         "balance_calls": dict(balance_tally.calls),
     }
+
+
+# ---------------------------------------------------------------- 5. the POSTs, with and without a key
+
+
+@dataclass
+class BenchContext:
+    """The Lambda context a handler reads (Powertools' logger, the time budget)."""
+
+    function_name: str = "bench"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _event(
+    sample: str, path: str, body: dict[str, Any], key: str | None, path_parameters: dict[str, str], caller: str
+) -> Any:
+    event = json.loads((EVENTS / sample).read_text())
+    event["requestContext"]["authorizer"] = {"lambda": {"sub": caller, "admin": False}}
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["pathParameters"] = path_parameters
+    event["body"] = json.dumps(body)
+    if key is not None:
+        event["headers"] = {**event["headers"], "idempotency-key": key}
+    return event
+
+
+def posts(meter: Meter) -> dict[str, Any]:
+    """Each POST through its function's handler (the idempotency layer included), without a key, with
+    a new key, and the same request replayed; and what the ledger adds to the writes."""
+    from local_runtime.functions import load_handler
+
+    charge, order, issue = (
+        load_handler(name) for name in ("BalanceChargeFunction", "OrderPlacementFunction", "CouponIssueFunction")
+    )
+    products = create_products(3, prefix="p-post")
+    buyer = "user-post"
+    fund(buyer, BALANCE_LIMIT // 2)
+    for index in range(3):
+        campaign(f"c-post-{index}", 10)
+    rows: list[dict[str, Any]] = []
+    tallies: dict[str, Tally] = {}
+
+    def measure(name: str, handler: Any, event: Any, status: int) -> None:
+        with meter.measure() as tally:
+            answer = handler(event, BenchContext())
+        assert answer["statusCode"] == status, (name, answer)
+        tallies[name] = tally
+        rows.append(cost_row(name, tally))
+
+    def charge_event(key: str | None) -> Any:
+        path = f"/users/{buyer}/balance/charge"
+        return _event("balance_charge.json", path, {"amount": 1_000}, key, {"userId": buyer}, buyer)
+
+    def order_event(key: str | None) -> Any:
+        body = {"userId": buyer, "items": [{"productId": products[0].product_id, "quantity": 1}]}
+        return _event("order_placement.json", "/orders", body, key, {}, buyer)
+
+    def issue_event(key: str | None, index: int) -> Any:
+        path = f"/coupons/c-post-{index}/issue"
+        return _event("coupon_issue.json", path, {"userId": buyer}, key, {"couponId": f"c-post-{index}"}, buyer)
+
+    for what, handler, make, status in (
+        ("charge", charge, lambda key, n: charge_event(key), 200),
+        ("order, 1 line", order, lambda key, n: order_event(key), 201),
+        ("coupon issue", issue, issue_event, 201),
+    ):
+        measure(f"POST {what}, no key", handler, make(None, 0), status)
+        key = new_id()
+        measure(f"POST {what}, new key", handler, make(key, 1), status)
+        measure(f"POST {what}, same key again (replay)", handler, make(key, 1), status)
+
+    def entry_wcu(name: str) -> tuple[int, int]:
+        """The bytes and computed WCU of the ledger entry, the last item of the transaction."""
+        (transaction,) = tallies[name].transactions
+        size = transaction.sizes[-1][1]
+        return size, itemsize.transactional_write_units(size)
+
+    charge_entry, payment_entry = entry_wcu("POST charge, no key"), entry_wcu("POST order, 1 line, no key")
+    (order_transaction,) = tallies["POST order, 1 line, no key"].transactions
+    order_size = order_transaction.sizes[-2][1]
+    ledger = {
+        "charge_entry_bytes": charge_entry[0],
+        "charge_entry_tx_wcu": charge_entry[1],
+        "payment_entry_bytes": payment_entry[0],
+        "payment_entry_tx_wcu": payment_entry[1],
+        "ledger_index_wcu_per_entry": itemsize.write_units(charge_entry[0]),
+        "orders_index_wcu_per_order": itemsize.write_units(order_size),
+    }
+    return {"rows": rows, "ledger": ledger}

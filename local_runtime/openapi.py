@@ -107,7 +107,23 @@ def function_document(logical_id: str, version: str) -> dict[str, Any]:
     """The OpenAPI document one route function's resolver describes, as plain JSON data."""
     module = load_module(logical_id)
     schema = module.app.get_openapi_schema(title=TITLE, version=version, openapi_version=OPENAPI_VERSION)
-    return json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
+    if getattr(module.lambda_handler, "idempotent", False):
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+    return document
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the request safe to send again: the same key and body within 24 hours answer the "
+    "first answer (with `Idempotent-Replayed: true`) and change nothing more. 1 to 255 printable ASCII "
+    "characters (HTTP drops spaces around a header value, so the document asks for none there).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
+}
 
 
 def merge(documents: Sequence[dict[str, Any]], version: str) -> dict[str, Any]:
@@ -141,8 +157,9 @@ def _answer_validation_with_400(document: dict[str, Any]) -> None:
     for operations in document["paths"].values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            if responses.pop("422", None) is None:
-                continue
+            if "HTTPValidationError" not in json.dumps(responses.get("422", {})):
+                continue  # none, or a 422 the route answers itself (IDEMPOTENCY_KEY_REUSED)
+            del responses["422"]
             if operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault(
                     "400",

@@ -32,6 +32,8 @@ from local_runtime.dynamodb_local import SetupError
 
 HOST = "127.0.0.1"
 REGION = aws_env.REGION
+RUNNING_ENDPOINT = template.ROOT / ".local" / "dynamodb-endpoint"
+"""Where `make run` writes its DynamoDB Local's endpoint while it runs (for `make ledger-check`)."""
 
 
 def _quiet_process_env() -> None:
@@ -279,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n==> interrupted; everything started was stopped", flush=True)
         return 130
     try:
+        RUNNING_ENDPOINT.parent.mkdir(parents=True, exist_ok=True)
+        RUNNING_ENDPOINT.write_text(runtime.endpoint)
         print(runtime.banner(), flush=True)
         progress(f"ready in {time.monotonic() - started:.1f}s")
         while not stop.wait(0.5):
@@ -287,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         print("\n==> stopping ...", flush=True)
+        RUNNING_ENDPOINT.unlink(missing_ok=True)
         runtime.stop()
         print("==> stopped", flush=True)
     return 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from shop.models.balance import BALANCE_LIMIT
+from shop.identity import Caller
 from shop.models.coupon import Coupon, FixedDiscount, PercentDiscount
 from shop.models.product import Product
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.products import ProductRepository
+from shop.services.balance import BalanceService
 
 PRODUCTS = [
     Product(product_id="p-keyboard", name="Mechanical keyboard", price=89_000, stock=100),
@@ -73,4 +74,4 @@ def seed() -> None:
             coupons.create(coupon)
     for user_id, amount in BALANCES.items():
         if balances.get(user_id) == 0:
-            balances.add(user_id, amount, BALANCE_LIMIT)
+            BalanceService(balances).charge(Caller(user_id), user_id, amount)

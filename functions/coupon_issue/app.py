@@ -8,6 +8,8 @@ from shop.api.http import (
     FORBIDDEN,
     NOT_FOUND,
     UNAUTHORIZED,
+    UNAVAILABLE,
+    UNPROCESSABLE,
     CouponId,
     create_app,
     entry_point,
@@ -25,15 +27,12 @@ service = CouponService()
     "/coupons/<couponId>/issue",
     responses={
         201: {"description": "The issued coupon"},
-        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT),
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
     },
 )
 def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:
-    return Response(
-        status_code=201,
-        content_type=content_types.APPLICATION_JSON,
-        body=service.issue(caller(app), couponId, body.user_id),
-    )
+    issued = service.issue(caller(app), couponId, body.user_id)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=issued)
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, idempotent=True)

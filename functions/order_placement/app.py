@@ -2,7 +2,19 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from shop.api.http import BAD_REQUEST, CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, create_app, entry_point, refusals
+from shop.api.http import (
+    BAD_REQUEST,
+    CONFLICT,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNPROCESSABLE,
+    create_app,
+    entry_point,
+    refusals,
+)
+from shop.api.idempotency import request_key
 from shop.api.identity import caller
 from shop.models.order import Order, PlaceOrder
 from shop.services.orders import OrderService
@@ -15,11 +27,12 @@ service = OrderService()
     "/orders",
     responses={
         201: {"description": "The paid order"},
-        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT),
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
     },
 )
 def place_order(body: PlaceOrder) -> Response[Order]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=service.place(caller(app), body))
+    order = service.place(caller(app), body, request_key(app))
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=order)
 
 
-lambda_handler = entry_point(app)
+lambda_handler = entry_point(app, idempotent=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
 
+from local_runtime.ledger_check import check
 from tests.support.auth import bearer
 from tests.support.runtime import *  # noqa: F403 (the session fixtures)
 
@@ -28,6 +29,7 @@ def _session() -> requests.Session:
 class Answer:
     status: int
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def code(self) -> str:
@@ -57,7 +59,7 @@ class Client:
             payload = response.json()
         except ValueError:
             payload = response.text
-        return Answer(response.status_code, payload)
+        return Answer(response.status_code, payload, dict(response.headers))
 
     def get(self, path: str) -> Answer:
         return self.call("GET", path)
@@ -103,6 +105,17 @@ def race(calls: list[Callable[[], Answer]], clients: int = 64) -> tuple[Counter[
 
 def fresh_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_invariant_after_the_run(dynamodb_client: Any) -> Iterator[None]:
+    """After every e2e run, on the session's DynamoDB Local: for every user, charges minus
+    payments equal the balance, and every order has its PAYMENT entry (`make ledger-check`)."""
+    yield
+    if "LedgerTable" not in dynamodb_client.list_tables()["TableNames"]:
+        return  # no test of this run started the session's runtime
+    report = check(dynamodb_client)
+    assert report.holds, report.differences[:20]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ and raced by many threads at once: the counts must be exact."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -12,6 +13,7 @@ import pytest
 
 from shop import clock
 from shop.errors import (
+    AlreadyApplied,
     BalanceLimitExceeded,
     CouponAlreadyIssued,
     CouponNotFound,
@@ -26,10 +28,12 @@ from shop.identity import Caller
 from shop.ids import issued_coupon_id
 from shop.models.balance import BALANCE_LIMIT
 from shop.models.coupon import Coupon, FixedDiscount, IssuedCoupon
+from shop.models.ledger import Entry
 from shop.models.order import PlaceOrder
 from shop.models.product import Product
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
+from shop.repositories.ledger import LedgerRepository
 from shop.repositories.orders import OrderRepository, PriceChanged
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import AlreadyCounted, SalesRepository
@@ -68,16 +72,47 @@ def campaign(coupon_id: str, quantity: int) -> None:
 
 def test_charges_raced_on_one_balance_stop_exactly_at_the_cap(local_db: Any) -> None:
     service = BalanceService()
-    outcomes = race([lambda: service.charge(Caller("racer"), "racer", 1_000_000) for _ in range(30)])
+    answered: list[int] = []
+    outcomes = race(
+        [lambda: answered.append(service.charge(Caller("racer"), "racer", 1_000_000).balance) for _ in range(30)]
+    )
     assert outcomes == Counter({"ok": 10, "BalanceLimitExceeded": 20})
+    assert sorted(answered) == [n * 1_000_000 for n in range(1, 11)]  # each the balance it made
     assert BalanceRepository().get("racer") == BALANCE_LIMIT
+    entries = LedgerRepository().page("racer", 100, None).items
+    assert [entry.amount for entry in entries] == [1_000_000] * 10
+
+
+def test_a_charge_transaction_sent_twice_applies_once(local_db: Any) -> None:
+    """The same transaction (same token, same entry) sent again, as after a lost answer: DynamoDB
+    Local either answers it from the token or refuses the entry that exists; the money moves once."""
+    repository, ledger = BalanceRepository(), LedgerRepository()
+    entry = Entry(entry_id="e-1", type="CHARGE", amount=700, at=clock.now())
+    items = [
+        {
+            "Update": {
+                "TableName": "BalancesTable",
+                "Key": {"userId": {"S": "twice"}},
+                "UpdateExpression": "ADD balance :amount",
+                "ExpressionAttributeValues": {":amount": {"N": "700"}},
+            }
+        },
+        ledger.record("twice", entry),
+    ]
+    local_db.transact_write_items(TransactItems=items, ClientRequestToken="same-token")
+    with contextlib.suppress(local_db.exceptions.TransactionCanceledException):
+        local_db.transact_write_items(TransactItems=items, ClientRequestToken="same-token")
+    with pytest.raises(AlreadyApplied):
+        repository.charge("twice", 700, BALANCE_LIMIT, lambda after: ledger.record("twice", entry, after))
+    assert repository.get("twice") == 700
+    assert [e.entry_id for e in ledger.page("twice", 10, None).items] == ["e-1"]
 
 
 def test_a_charge_past_the_cap_is_refused_by_the_condition(local_db: Any) -> None:
-    BalanceRepository().add("u", BALANCE_LIMIT - 5, BALANCE_LIMIT)
+    BalanceService().charge(Caller("u"), "u", BALANCE_LIMIT - 5)
     with pytest.raises(BalanceLimitExceeded):
-        BalanceRepository().add("u", 6, BALANCE_LIMIT)
-    assert BalanceRepository().add("u", 5, BALANCE_LIMIT) == BALANCE_LIMIT
+        BalanceService().charge(Caller("u"), "u", 6)
+    assert BalanceService().charge(Caller("u"), "u", 5).balance == BALANCE_LIMIT
 
 
 def test_coupons_raced_by_many_users_are_issued_exactly_as_many_as_there_are(local_db: Any) -> None:
@@ -136,7 +171,7 @@ def one_unit(user_id: str, product_id: str, issued_coupon_id: str | None = None)
 def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any) -> None:
     ProductRepository().create(Product(product_id="hot", name="Hot", price=100, stock=20))
     for n in range(60):
-        BalanceRepository().add(f"buyer-{n}", 1_000, BALANCE_LIMIT)
+        BalanceService().charge(Caller(f"buyer-{n}"), f"buyer-{n}", 1_000)
     service = OrderService()
     orders = [one_unit(f"buyer-{n}", "hot") for n in range(60)]
     outcomes = race([lambda o=o: service.place(Caller(str(o.user_id)), o) for o in orders])
@@ -150,7 +185,7 @@ def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any) -> Non
 
 def test_orders_raced_on_one_balance_spend_it_exactly(local_db: Any) -> None:
     ProductRepository().create(Product(product_id="item", name="Item", price=300, stock=1_000))
-    BalanceRepository().add("spender", 1_000, BALANCE_LIMIT)
+    BalanceService().charge(Caller("spender"), "spender", 1_000)
     service = OrderService()
     order = one_unit("spender", "item")
     outcomes = race([lambda: service.place(Caller("spender"), order) for _ in range(20)])
@@ -162,7 +197,7 @@ def test_orders_raced_on_one_balance_spend_it_exactly(local_db: Any) -> None:
 
 def test_one_coupon_raced_by_its_owner_is_used_once(local_db: Any) -> None:
     ProductRepository().create(Product(product_id="item", name="Item", price=300, stock=1_000))
-    BalanceRepository().add("owner", 100_000, BALANCE_LIMIT)
+    BalanceService().charge(Caller("owner"), "owner", 100_000)
     campaign("c", 5)
     coupon = CouponService().issue(Caller("owner"), "c")
     service = OrderService()
@@ -185,7 +220,7 @@ def test_the_order_transaction_names_the_condition_that_failed(local_db: Any) ->
     ink = Product(product_id="ink", name="Ink", price=50, stock=1)
     ProductRepository().create(pen)
     ProductRepository().create(ink)
-    BalanceRepository().add("payer", 1_000, BALANCE_LIMIT)
+    BalanceService().charge(Caller("payer"), "payer", 1_000)
 
     with pytest.raises(OutOfStock) as refused:
         place([(pen, 1), (ink.model_copy(update={"stock": 9}), 2)])

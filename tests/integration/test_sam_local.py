@@ -110,6 +110,17 @@ def _balance_charge(run: Run) -> None:
     assert run.tables.balance(user) == before + amount
 
 
+@check("balance_history.json")
+def _balance_history(run: Run) -> None:
+    user = _user(run)
+    answer = run.invoke()
+    assert answer.status == 200, answer.why()
+    stored = run.tables.query("LedgerTable", "userId", user)
+    assert {entry["entryId"] for entry in answer.body["items"]} == {entry["entryId"] for entry in stored}
+    signed = [e["amount"] if e["type"] == "CHARGE" else -e["amount"] for e in answer.body["items"]]
+    assert sum(signed) == run.tables.balance(user)
+
+
 @check("balance_inquiry.json")
 def _balance_inquiry(run: Run) -> None:
     user = _user(run)
@@ -181,6 +192,27 @@ def _forward(run: Run) -> None:
     received = run.backends.data_platform.store.orders
     assert order_id in received, "the local data platform did not receive the order"
     assert received[order_id]["paidAmount"] == int(image["paidAmount"]["N"])
+
+
+@check("order_inquiry_get.json")
+def _get_order(run: Run) -> None:
+    order_id = run.event["pathParameters"]["orderId"]
+    stored = run.tables.item("OrdersTable", orderId=order_id)
+    answer = run.invoke()
+    if stored is None:
+        assert (answer.status, answer.body["code"]) == (404, "ORDER_NOT_FOUND"), answer.why()
+    else:
+        assert (answer.status, answer.body["orderId"]) == (200, order_id), answer.why()
+
+
+@check("order_inquiry_list.json")
+def _list_orders(run: Run) -> None:
+    user = _user(run)
+    answer = run.invoke()
+    assert answer.status == 200, answer.why()
+    for order in answer.body["items"]:
+        stored = run.tables.item("OrdersTable", orderId=order["orderId"])
+        assert stored is not None and stored["userId"] == user
 
 
 @check("order_placement.json")

@@ -6,11 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from shop.models.balance import BALANCE_LIMIT, MAX_CHARGE
-from shop.repositories import dynamodb
-from shop.repositories.balances import BalanceRepository
 
 INQUIRY = "BalanceInquiryFunction"
 CHARGE = "BalanceChargeFunction"
@@ -121,52 +118,3 @@ def test_a_user_id_outside_the_id_pattern_is_refused(api: Any, user_id: str) -> 
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
     status, answer = api.call(INQUIRY, "GET", f"/users/{user_id}/balance", caller=user_id)
     assert (status, answer["code"]) == (400, "INVALID_REQUEST")
-
-
-class FlakyTable:
-    """A table whose update_item answers the given error codes first, then applies the update."""
-
-    def __init__(self, codes: list[str]) -> None:
-        self.codes = codes
-        self.calls = 0
-
-    def update_item(self, **update: Any) -> dict[str, Any]:
-        self.calls += 1
-        if self.codes:
-            code = self.codes.pop(0)
-            raise ClientError({"Error": {"Code": code, "Message": code}}, "UpdateItem")
-        return {"Attributes": {"balance": 1_000}}
-
-
-def flaky(monkeypatch: pytest.MonkeyPatch, codes: list[str]) -> FlakyTable:
-    table = FlakyTable(codes)
-
-    class Resource:
-        def Table(self, name: str) -> FlakyTable:
-            return table
-
-    monkeypatch.setattr(dynamodb, "_resource", lambda endpoint, single_attempt=False: Resource())
-    return table
-
-
-def test_a_charge_whose_answer_was_lost_is_not_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An ADD sent twice adds twice: after an answer that does not say the charge was not applied,
-    the charge is not resent (the client sees a 500 and can check its balance)."""
-    table = flaky(monkeypatch, ["InternalServerError"])
-    with pytest.raises(ClientError):
-        BalanceRepository().add("u", 1_000, BALANCE_LIMIT)
-    assert table.calls == 1
-
-
-def test_a_throttled_charge_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    table = flaky(monkeypatch, ["ProvisionedThroughputExceededException", "ThrottlingException"])
-    monkeypatch.setattr(dynamodb.time, "sleep", lambda _: None)
-    assert BalanceRepository().add("u", 1_000, BALANCE_LIMIT) == 1_000
-    assert table.calls == 3
-
-
-def test_the_charge_client_makes_a_single_attempt() -> None:
-    """botocore itself must not resend the charge either."""
-    dynamodb.reset_clients()
-    config = dynamodb.single_attempt_resource().meta.client.meta.config
-    assert config.retries["total_max_attempts"] == 1

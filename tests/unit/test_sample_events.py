@@ -18,11 +18,16 @@ import pytest
 from local_runtime import template
 from local_runtime.functions import load_handler
 from local_runtime.seed import BALANCES, COUPONS, PRODUCTS
+from shop.identity import Caller
+from shop.models.order import PlaceOrder
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
+from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import SalesRepository
+from shop.services.orders import OrderService
 from tests.support.lambda_events import EVENTS, LambdaContext, sample
+from tests.support.orders import paid_order
 from tests.unit.conftest import Api
 
 EVENT_FILES = sorted(path.name for path in EVENTS.glob("*.json"))
@@ -111,6 +116,32 @@ def check_balance_charge(api: Api) -> None:
     assert body == {"userId": "user-1", "balance": BALANCES["user-1"] + 5_000}
     assert BalanceRepository().get("user-1") == BALANCES["user-1"] + 5_000
     assert BalanceRepository().get("user-2") == BALANCES["user-2"]
+
+
+def check_balance_history(api: Api) -> None:
+    status, body = answer(invoke(api, "balance_history.json"))
+    assert status == 200
+    assert [(e["type"], e["amount"]) for e in body["items"]] == [("CHARGE", BALANCES["user-1"])]
+    assert body["nextCursor"] is None
+
+
+def check_order_inquiry_list(api: Api) -> None:
+    OrderService().place(
+        Caller("user-1"),
+        PlaceOrder.model_validate({"userId": "user-1", "items": [{"productId": "p-mouse", "quantity": 1}]}),
+    )
+    status, body = answer(invoke(api, "order_inquiry_list.json"))
+    assert status == 200
+    assert [(o["userId"], o["items"][0]["productId"]) for o in body["items"]] == [("user-1", "p-mouse")]
+
+
+def check_order_inquiry_get(api: Api) -> None:
+    assert answer(invoke(api, "order_inquiry_get.json"))[0] == 404
+    OrderRepository().place(
+        paid_order([(SEED_PRODUCTS["p-mouse"], 1)], order_id="o-1", user_id="user-1"), SEED_PRODUCTS, None
+    )
+    status, body = answer(invoke(api, "order_inquiry_get.json"))
+    assert (status, body["orderId"], body["userId"]) == (200, "o-1", "user-1")
 
 
 def check_balance_inquiry(api: Api) -> None:
@@ -293,6 +324,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "catalogue_admin_create_product_not_admin.json": check_create_product_not_admin,
     "order_placement_no_caller.json": check_order_without_caller,
     "balance_charge.json": check_balance_charge,
+    "balance_history.json": check_balance_history,
     "balance_inquiry.json": check_balance_inquiry,
     "catalogue_admin_create_coupon.json": check_create_coupon,
     "catalogue_admin_create_product.json": check_create_product,
@@ -300,6 +332,8 @@ CHECKS: dict[str, Callable[..., None]] = {
     "catalogue_admin_restock.json": check_restock,
     "coupon_issue.json": check_coupon_issue,
     "data_platform_forwarder.json": check_forwarder,
+    "order_inquiry_get.json": check_order_inquiry_get,
+    "order_inquiry_list.json": check_order_inquiry_list,
     "order_placement.json": check_order_placement,
     "popular_products.json": check_popular_products,
     "product_inquiry_get.json": check_product_get,

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ShopError(Exception):
     """Base of every refusal the shop gives."""
@@ -63,6 +65,11 @@ class ConcurrentUpdate(ShopError):
         super().__init__("too many concurrent changes to the same items; retry shortly")
 
 
+class OrderNotFound(ShopError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} does not exist")
+
+
 class InvalidCursor(ShopError):
     def __init__(self) -> None:
         super().__init__("cursor is not one this API returned")
@@ -77,3 +84,27 @@ class Unauthenticated(ShopError):
 
 class Forbidden(ShopError):
     """The caller may not do this: another user's data, or administration without the admin group."""
+
+    def __init__(self, message: str = "the caller may not act for this user") -> None:
+        super().__init__(message)
+
+
+# Signals between layers: not refusals, so they do not share ShopError.
+
+
+class OutcomeUnknown(Exception):
+    """The database did not answer in time, and the function's time budget ran out before it
+    could tell whether the change was applied."""
+
+    def __init__(self, message: str = "the database did not answer in time; the change may have been applied") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AlreadyApplied(Exception):
+    """The change carries an id that is already recorded: an earlier attempt of the same request
+    was applied. `item` is the recorded item, when the database returned it."""
+
+    def __init__(self, item: dict[str, Any] | None = None) -> None:
+        super().__init__("already applied")
+        self.item = item

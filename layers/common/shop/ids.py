@@ -29,3 +29,20 @@ def issued_coupon_id(coupon_id: str, user_id: str) -> str:
     """
     digest = hashlib.sha256(f"{coupon_id}\x00{user_id}".encode()).digest()[:18]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def derived_id(kind: str, *parts: str) -> str:
+    """A deterministic id for the change of kind `kind` a request asks for, e.g. the charge of a
+    request carrying an idempotency key: sending it again names the same change."""
+    digest = hashlib.sha256("\x00".join((kind, *parts)).encode()).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+SEQUENCE_CLOCK_DIGITS = 12
+SEQUENCE_PATTERN = r"^[0-9a-f]{12}#[A-Za-z0-9_-]{1,64}$"
+SEQUENCE_CURSOR_PATTERN = r"^[0-9a-f]{12}[A-Za-z0-9_-]{1,64}$"
+
+
+def sequence(entity_id: str) -> str:
+    """A sort key that orders by time: the milliseconds since the epoch (12 hex digits), then the id."""
+    return f"{int(time.time() * 1000):012x}#{entity_id}"

@@ -17,6 +17,8 @@ class Settings(BaseModel):
     issued_coupons_table: str = Field(default="IssuedCouponsTable", alias="ISSUED_COUPONS_TABLE")
     orders_table: str = Field(default="OrdersTable", alias="ORDERS_TABLE")
     sales_table: str = Field(default="SalesTable", alias="SALES_TABLE")
+    ledger_table: str = Field(default="LedgerTable", alias="LEDGER_TABLE")
+    idempotency_table: str = Field(default="IdempotencyTable", alias="IDEMPOTENCY_TABLE")
     data_platform_url: str = Field(default="", alias="DATA_PLATFORM_URL")
 
 

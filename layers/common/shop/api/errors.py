@@ -19,6 +19,7 @@ from shop import errors
 from shop.ids import ID_PATTERN
 from shop.models.errors import MAX_MESSAGE, ErrorBody, shorten
 from shop.observability import logger, metrics
+from shop.repositories.dynamodb import is_lost_answer
 
 REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.BalanceLimitExceeded: (HTTPStatus.CONFLICT, "BALANCE_LIMIT_EXCEEDED"),
@@ -33,7 +34,11 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.InvalidCursor: (HTTPStatus.BAD_REQUEST, "INVALID_REQUEST"),
     errors.Unauthenticated: (HTTPStatus.UNAUTHORIZED, "UNAUTHORIZED"),
     errors.Forbidden: (HTTPStatus.FORBIDDEN, "FORBIDDEN"),
+    errors.OrderNotFound: (HTTPStatus.NOT_FOUND, "ORDER_NOT_FOUND"),
 }
+
+RETRY_AFTER_SECONDS = 2
+"""How long a client should wait before asking again after OUTCOME_UNKNOWN."""
 
 
 NOT_JSON = "body: Content-Type must be application/json"
@@ -47,19 +52,36 @@ def documented(*statuses: HTTPStatus) -> dict[int, dict[str, Any]]:
     }
 
 
-def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict[str, Any]]:
+def error_response(
+    status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=ErrorBody(code=code, message=message).model_dump(),
+        headers=headers,
     )
 
 
-def raw_answer(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
-    """A refusal as API Gateway takes it from the function, for answers given before the resolver."""
+def outcome_unknown(message: str) -> Response[dict[str, Any]]:
+    """503 OUTCOME_UNKNOWN: the database did not answer in time; the client may retry (with the
+    same Idempotency-Key to learn the real outcome) after Retry-After seconds."""
+    logger.warning("outcome unknown", extra={"reason": message})
+    metrics.add_metric(name="OutcomeUnknown", unit=MetricUnit.Count, value=1)
+    return error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "OUTCOME_UNKNOWN",
+        message,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def raw_answer(status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A refusal as API Gateway takes it from the function, for answers given before or outside
+    the resolver."""
     return {
         "statusCode": int(status),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, **(headers or {})},
         "body": ErrorBody(code=code, message=message).model_dump_json(),
         "isBase64Encoded": False,
     }
@@ -162,6 +184,12 @@ def register(app: APIGatewayHttpResolver) -> None:
             return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", outside)
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
 
+    @app.exception_handler(errors.OutcomeUnknown)
+    def unknown(error: errors.OutcomeUnknown) -> Response[dict[str, Any]]:
+        return outcome_unknown(error.message)
+
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[dict[str, Any]]:
+        if is_lost_answer(error):
+            return outcome_unknown("the database did not answer in time; the change may have been applied")
         return internal_error()

@@ -11,15 +11,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shop.api import body, errors
+from shop import budget
+from shop.api import body, errors, idempotency
 from shop.api.identity import caller_of
 from shop.errors import Forbidden, Unauthenticated
-from shop.ids import ID_PATTERN
+from shop.ids import ID_PATTERN, SEQUENCE_CURSOR_PATTERN
 from shop.observability import logger, metrics
 
 UserId = Annotated[str, Path(pattern=ID_PATTERN, description="User id")]
 ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="Product id")]
 CouponId = Annotated[str, Path(pattern=ID_PATTERN, description="Coupon campaign id")]
+OrderId = Annotated[str, Path(pattern=ID_PATTERN, description="Order id")]
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1..100")]
 Cursor = Annotated[
@@ -31,8 +33,18 @@ Cursor = Annotated[
     ),
 ]
 
+PageCursor = Annotated[
+    str | None,
+    Query(
+        pattern=SEQUENCE_CURSOR_PATTERN,
+        description="Where a page of newest-first items starts: a `nextCursor` an earlier page answered. Opaque; any "
+        "value of this pattern is a position (one the API did not answer starts after where that key would be).",
+    ),
+]
+
 BAD_REQUEST, NOT_FOUND, CONFLICT = HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
 UNAUTHORIZED, FORBIDDEN = HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN
+UNPROCESSABLE, UNAVAILABLE = HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.SERVICE_UNAVAILABLE
 refusals = errors.documented
 
 
@@ -81,16 +93,19 @@ def refused_caller(event: dict[str, Any], access: Access) -> dict[str, Any] | No
 
 
 def entry_point(
-    app: APIGatewayHttpResolver, *, access: Access = "user"
+    app: APIGatewayHttpResolver, *, access: Access = "user", idempotent: bool = False
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of a route function: logs with the request's correlation id and
     flushes the metrics it recorded. `access` says who may call its routes: anyone ("public"), a
     verified caller ("user", the default), or an admin ("admin"). A body too large to be a request,
-    or bytes that are not text, are refused before the resolver reads them."""
+    or bytes that are not text, are refused before the resolver reads them. It starts the
+    invocation's time budget (`shop.budget`). An `idempotent` function answers a request with an
+    Idempotency-Key at most once per caller and key (`shop.api.idempotency`)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        budget.start(context)
         refused = refused_caller(event, access)
         if refused is not None:
             return refused
@@ -102,6 +117,9 @@ def entry_point(
             return errors.invalid_request(str(error))
         if request is None:
             return errors.unsupported_media_type()
+        if idempotent:
+            return idempotency.resolve(app, request, context)
         return app.resolve(request, context)
 
+    handler.idempotent = idempotent  # type: ignore[attr-defined]  # read by the OpenAPI document
     return handler

@@ -56,3 +56,8 @@ class Order(ResponseModel):
     issued_coupon_id: str | None = None
     status: Literal["PAID"]
     created_at: datetime
+
+
+class OrderPage(ResponseModel):
+    items: list[Order]
+    next_cursor: str | None

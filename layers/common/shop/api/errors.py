@@ -33,6 +33,7 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
 
 
 NOT_JSON = "body: Content-Type must be application/json"
+NOT_UTF8 = "body: must be UTF-8 text"
 
 
 def documented(*statuses: HTTPStatus) -> dict[int, dict[str, Any]]:
@@ -53,7 +54,12 @@ def error_response(status: HTTPStatus, code: str, message: str) -> Response[dict
 
 def unsupported_media_type() -> dict[str, Any]:
     """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
-    body = ErrorBody(code="INVALID_REQUEST", message=NOT_JSON)
+    return unreadable_body(NOT_JSON)
+
+
+def unreadable_body(message: str) -> dict[str, Any]:
+    """The answer, as API Gateway takes it, to a body the resolver cannot be given."""
+    body = ErrorBody(code="INVALID_REQUEST", message=message)
     return {
         "statusCode": int(HTTPStatus.BAD_REQUEST),
         "headers": {"Content-Type": content_types.APPLICATION_JSON},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -40,6 +42,18 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
+def text_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The event with a base64-encoded body (API Gateway sends a body that is not UTF-8 text so)
+    decoded, or None when it is not UTF-8 text."""
+    if not event.get("isBase64Encoded") or not event.get("body"):
+        return event
+    try:
+        body = base64.b64decode(str(event["body"]), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return {**event, "body": body, "isBase64Encoded": False}
+
+
 def json_request(event: dict[str, Any]) -> dict[str, Any] | None:
     """The event with its body's media type spelled as the resolver expects (`application/json`,
     whatever the case), or None when the body declares another media type: form or multipart
@@ -63,7 +77,10 @@ def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lambda
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        request = json_request(event)
+        text = text_body(event)
+        if text is None:
+            return errors.unreadable_body(errors.NOT_UTF8)
+        request = json_request(text)
         if request is None:
             return errors.unsupported_media_type()
         return app.resolve(request, context)

@@ -138,6 +138,10 @@ def main() -> int:
         hot = [scenarios.hot_coupon(meter, truncate, workers=w) for w in (None, 16)]
         print("measuring: throughput ratio, 2 x 2 s with 8 threads ...", file=sys.stderr)
         speed = scenarios.throughput(meter, truncate)
+        print("measuring: coupon issue through make run's HTTP API vs raw TransactWriteItems ...", file=sys.stderr)
+        from bench import http_vs_raw
+
+        http_raw = http_vs_raw.measure(server.endpoint)
     finally:
         server.stop()
         dynamodb.reset_clients()
@@ -156,6 +160,7 @@ def main() -> int:
         "popular": popular,
         "hot_coupon": hot,
         "throughput": speed,
+        "http_vs_raw": http_raw,
     }
     report(results)
     RESULTS.mkdir(exist_ok=True)
@@ -219,6 +224,10 @@ def report(results: dict[str, Any]) -> None:
         ("transactions per request (histogram)", lambda r: r["transactions_per_request_histogram"]),
     ]
     print(table(["measure", "burst", "16 workers"], [[name, get(burst), get(steady)] for name, get in rows]))
+
+    from bench import http_vs_raw
+
+    http_vs_raw.report(results["http_vs_raw"], table)
 
     speed = results["throughput"]
     print(f"\n4. Throughput, {speed['threads']} threads, {speed['seconds_each']:g} s each, in-process")

@@ -79,9 +79,9 @@ def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
 
 DUMMY_CREDENTIALS = {"key": "local", "secret": "local", "sessiontoken": "local"}
 ACCOUNT_ID = "123456789012"
-# More busy instances than cores gain nothing here (each is a Python process), and each costs a
-# cold start: the default follows the machine, at least 4.
-DEFAULT_MAX_INSTANCES = max(4, 2 * (os.cpu_count() or 1))
+# Each instance is a Python process (about 64 MB) and each start a cold import (about 1 s of CPU):
+# the default follows the machine, at least 8.
+DEFAULT_MAX_INSTANCES = max(8, 2 * (os.cpu_count() or 1))
 # Lambda gives the init phase 10 s; a loaded machine can take longer to import a handler.
 INIT_TIMEOUT_SECONDS = 60.0
 _STOP_GRACE_SECONDS = 2.0
@@ -178,8 +178,7 @@ class _Instance:
         header = json.dumps({"requestId": request_id, "deadlineMs": int((time.time() + timeout) * 1000)})
         try:
             self.sock.settimeout(timeout)
-            send_frame(self.sock, header.encode())
-            send_frame(self.sock, event)
+            send_frame(self.sock, header.encode(), event)
             meta = recv_frame(self.sock)
             payload = recv_frame(self.sock) if meta is not None else None
         except TimeoutError as error:

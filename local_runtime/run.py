@@ -1,7 +1,7 @@
 """`make run`: the whole API on this machine.
 
     python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--persist] [--queue-time-scale 0.0167]
-                                [--max-instances 4]
+                                [--max-instances 8]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
@@ -32,6 +32,7 @@ from local_runtime.dynamodb_local import SetupError
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
+STREAM_POLL_SECONDS = 0.25  # Lambda's stream pollers read each shard about four times a second
 
 
 def _quiet_process_env() -> None:
@@ -65,6 +66,7 @@ class LocalRuntime:
     queue_time_scale: float = 1 / 60  # local seconds per second of the queues' visibility timeouts
     max_receive_count: int | None = None  # replaces every redrive policy's maxReceiveCount (tests)
     max_instances: int = 0  # instances (processes) per function; 0: functions.DEFAULT_MAX_INSTANCES
+    function_log: Callable[[str], None] | None = None  # each line functions write (default: to stderr)
     progress: Callable[[str], None] = print
     dynamodb: Any = None
     data_platform: Any = None
@@ -130,7 +132,10 @@ class LocalRuntime:
             region=REGION,
         )
         self.functions = LocalLambda(
-            stack_list, region=REGION, max_instances=self.max_instances or DEFAULT_MAX_INSTANCES
+            stack_list,
+            region=REGION,
+            max_instances=self.max_instances or DEFAULT_MAX_INSTANCES,
+            **({"log": self.function_log} if self.function_log else {}),
         )
         self._stops.append(self.functions.stop)
 
@@ -151,6 +156,7 @@ class LocalRuntime:
             data_dir=self.data_dir,
             queue_time_scale=self.queue_time_scale,
             max_receive_count=self.max_receive_count,
+            poll_seconds=STREAM_POLL_SECONDS,
         ).start()
         self._stops.append(self.events.stop)
 
@@ -240,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-instances",
         type=int,
         default=0,
-        help="instances (processes) per function at most; a call waits while all are busy (2 x cores, >= 4)",
+        help="instances (processes) per function at most; a call waits while all are busy (2 x cores, >= 8)",
     )
     args = parser.parse_args(argv)
     _configure_logging(args.log_level)

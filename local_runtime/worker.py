@@ -40,8 +40,9 @@ from typing import Any
 _LENGTH = struct.Struct(">I")
 
 
-def send_frame(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+def send_frame(sock: socket.socket, *payloads: bytes) -> None:
+    """Send each payload as a frame, all in one write."""
+    sock.sendall(b"".join(_LENGTH.pack(len(payload)) + payload for payload in payloads))
 
 
 def recv_frame(sock: socket.socket) -> bytes | None:
@@ -218,8 +219,7 @@ def serve(sock: socket.socket, function: str, handler_name: str) -> int:
             deadline_ms=int(request["deadlineMs"]),
         )
         ok, payload = _run(handler, event_bytes, context)
-        send_frame(sock, json.dumps({"ok": ok, "calls": trace.take()}).encode())
-        send_frame(sock, payload)
+        send_frame(sock, json.dumps({"ok": ok, "calls": trace.take()}).encode(), payload)
         prefix.request_id = "idle"
 
 

@@ -286,21 +286,25 @@ class LocalFunction:
                     self.cold_starts += 1
                     break
                 self._available.wait()
-        instance: _Instance | None = None
         try:
-            started = time.monotonic()
             instance = _Instance(self)
-            LOG.debug("%s: instance started in %.2fs", self.logical_id, time.monotonic() - started)
-            return instance
-        except _Lost as lost:
-            LOG.error("%s: an instance failed to start: %s", self.logical_id, lost)
-            raise
-        finally:
+        except BaseException as error:
             with self._available:
                 self._starting -= 1
-                if instance is not None:
-                    self._instances.add(instance)
                 self._available.notify()
+            if isinstance(error, _Lost):
+                LOG.error("%s: an instance failed to start: %s", self.logical_id, error)
+            raise
+        with self._available:
+            self._starting -= 1
+            stopped = self._stopped
+            if not stopped:
+                self._instances.add(instance)
+            self._available.notify()
+        if stopped:
+            instance.stop()
+            raise _Lost(_runtime_error("the function was stopped", "Runtime.Stopped"))
+        return instance
 
     def _release(self, instance: _Instance, alive: bool) -> None:
         with self._available:

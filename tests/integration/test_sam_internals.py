@@ -114,6 +114,19 @@ def test_sam_reads_every_function_route_and_environment(stack_list: list[Any], f
     assert routes == expected
 
 
+def test_start_warms_one_instance_of_every_function(stack_list: list[Any]) -> None:
+    functions = LocalLambda(stack_list)
+    try:
+        assert all(function.instances == 0 for function in functions.functions.values())
+        functions.start()
+        assert {name: function.instances for name, function in functions.functions.items()} == dict.fromkeys(
+            functions.functions, 1
+        )
+    finally:
+        functions.stop()
+    assert all(function.instances == 0 for function in functions.functions.values())
+
+
 @pytest.fixture
 def stub(functions: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """`stub(name, source)`: the function `name` runs `source` (an app.py defining `handler`) instead

@@ -225,10 +225,6 @@ def report(results: dict[str, Any]) -> None:
     ]
     print(table(["measure", "burst", "16 workers"], [[name, get(burst), get(steady)] for name, get in rows]))
 
-    from bench import http_vs_raw
-
-    http_vs_raw.report(results["http_vs_raw"], table)
-
     speed = results["throughput"]
     print(f"\n4. Throughput, {speed['threads']} threads, {speed['seconds_each']:g} s each, in-process")
     absolute = speed["noisy_absolute_rps"]
@@ -245,6 +241,10 @@ def report(results: dict[str, Any]) -> None:
             ],
         )
     )
+
+    from bench import http_vs_raw
+
+    http_vs_raw.report(results["http_vs_raw"], table)
 
 
 if __name__ == "__main__":

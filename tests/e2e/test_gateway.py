@@ -46,7 +46,7 @@ def test_head_is_a_method_the_api_does_not_have(api_url: str, path: str) -> None
 
 def test_a_body_that_is_not_utf8_reaches_the_function_and_is_refused(api: Client, api_url: str) -> None:
     user = fresh_id("bytes")
-    api.ok("POST", f"/users/{user}/balance/charge", {"amount": 500})
+    api.as_user(user).ok("POST", f"/users/{user}/balance/charge", {"amount": 500})
 
     response = requests.post(
         f"{api_url}/users/{user}/balance/charge",
@@ -57,7 +57,7 @@ def test_a_body_that_is_not_utf8_reaches_the_function_and_is_refused(api: Client
 
     assert response.status_code == 400
     assert response.json() == {"code": "INVALID_REQUEST", "message": "body: must be UTF-8 text"}
-    assert api.get(f"/users/{user}/balance").body["balance"] == 500
+    assert api.as_user(user).get(f"/users/{user}/balance").body["balance"] == 500
 
 
 def test_a_100_kb_path_is_a_4xx_in_json(api_url: str) -> None:
@@ -79,7 +79,7 @@ LINE = re.compile(r"^\[(?P<function>\w+) (?P<request>[0-9a-f]{8}|init|idle)\] (?
 
 
 def test_function_output_is_one_whole_line_per_record_naming_function_and_request(api: Client, capfd: Any) -> None:
-    coupon = api.ok(
+    coupon = api.as_user("admin", admin=True).ok(
         "POST",
         "/coupons",
         {"name": "Log lines", "discount": {"type": "FIXED", "amount": 10}, "totalQuantity": 1000, "validDays": 1},
@@ -88,7 +88,7 @@ def test_function_output_is_one_whole_line_per_record_naming_function_and_reques
     capfd.readouterr()
     users = [fresh_id("logger") for _ in range(64)]
 
-    codes, _ = race([lambda user=user: api.post(path, {"userId": user}) for user in users], clients=16)
+    codes, _ = race([lambda user=user: api.as_user(user).post(path, {"userId": user}) for user in users], clients=16)
     assert codes == {"201": 64}
 
     issued: dict[str, dict[str, Any]] = {}

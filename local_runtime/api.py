@@ -112,7 +112,11 @@ class HttpApiGateway(local_apigw_service.LocalApigwService):  # type: ignore[mis
 
 
 class _RequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler, answering a request it cannot read with a JSON body."""
+    """werkzeug's request handler, answering a request it cannot read with a JSON body, and
+    sending each answer at once (the headers and the body are two writes: with Nagle's algorithm
+    the body would wait for the client to acknowledge the headers)."""
+
+    disable_nagle_algorithm = True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         try:

@@ -50,9 +50,10 @@ node: java node_modules/.installed ## Install DynamoDB Local and Java to run it
 chromium: ## Make sure Chromium (the e2e tests load the API docs page in it, headless) is installed
 	@command -v chromium >/dev/null || $(call apt_install,chromium,Chromium loads the docs page in the e2e tests: install it (apt-get install chromium) and run make again)
 
-run: venv node ## Serve the API on :3000, its docs on :3002/docs (PORT=, DOCS_PORT=; PERSIST=1 keeps data in .local/)
+run: venv node ## Serve the API on :3000, its docs on :3002/docs (PORT=, DOCS_PORT=; PERSIST=1 keeps data in .local/, MAX_INSTANCES=)
 	@$(PY) -m local_runtime.run --port $(PORT) --data-platform-port $(DATA_PLATFORM_PORT) --docs-port $(DOCS_PORT) \
-		$(if $(PERSIST),--persist --persist-dir $(PERSIST_DIR),)
+		$(if $(PERSIST),--persist --persist-dir $(PERSIST_DIR),) \
+		$(if $(MAX_INSTANCES),--max-instances $(MAX_INSTANCES),)
 
 token: venv ## Print a local access token: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]
 	@test "$(origin USER)" = "command line" || { echo "usage: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]" >&2; exit 2; }

@@ -145,6 +145,10 @@ def main() -> int:
         posts = scenarios.posts(meter)
         print("simulating: a flash sale against DynamoDB's partition limits, in virtual time ...", file=sys.stderr)
         flash = flashsale.sweep()
+        print("measuring: coupon issue through make run's HTTP API vs raw TransactWriteItems ...", file=sys.stderr)
+        from bench import http_vs_raw
+
+        http_raw = http_vs_raw.measure(server.endpoint)
     finally:
         server.stop()
         dynamodb.reset_clients()
@@ -171,9 +175,13 @@ def main() -> int:
         "authorizer": authorizer_costs,
         "flash_sale": flash,
         "posts": posts,
+        "http_vs_raw": http_raw,
     }
     report(results)
     report_flash_sale(flash)
+    from bench import http_vs_raw
+
+    http_vs_raw.report(results["http_vs_raw"], table)
     if not flash["all_exactly_n"]:
         print("FAILED: a simulated run issued other than exactly N", file=sys.stderr)
         return 1

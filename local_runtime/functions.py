@@ -1,4 +1,15 @@
-"""Loading a function's handler the way Lambda does: by file, each `app.py` kept apart."""
+"""The template's functions on this machine, each instance in its own process, as Lambda runs them.
+
+Lambda runs a function in execution environments that each serve one invocation at a time: the
+function's module, the layer, its environment variables, Logger, Metrics and resolver live in that
+environment. Here an environment is a process (`local_runtime.worker`) started with the function's
+resolved environment as its real `os.environ`. An idle instance is reused (warm); a new one starts
+when all are busy, up to `max_instances` per function (then the invocation waits for one). An
+invocation that runs past the function's `Timeout` is killed and fails as Lambda reports it; an
+instance that crashed or was killed is replaced, never reused.
+
+`load_handler` imports a handler into this process instead, for unit tests on moto.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +17,22 @@ import importlib.util
 import json
 import logging
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 from local_runtime import template
+from local_runtime.worker import error_document, recv_frame, send_frame
 
 LOG = logging.getLogger("local_runtime.functions")
 
@@ -47,260 +60,310 @@ def import_file(name: str, path: Path) -> ModuleType:
 
 
 def load_module(logical_id: str) -> ModuleType:
-    """Import the function's handler module under a name of its own (`fn_<LogicalId>_app`)."""
+    """Import the function's handler module into this process, under a name of its own
+    (`fn_<LogicalId>_app`)."""
     module_file, _ = handler_name(logical_id).rsplit(".", 1)
     path = code_dir(logical_id) / f"{module_file.replace('.', '/')}.py"
     return import_file(f"fn_{logical_id}_{module_file}", path)
 
 
 def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The function's handler, imported into this process (unit tests run it so, on moto)."""
     _, function = handler_name(logical_id).rsplit(".", 1)
     return getattr(load_module(logical_id), function)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------------
-# Running functions in this process, each with the environment the template gives it.
+# Function instances: one process each.
 # ---------------------------------------------------------------------------------------------
-
-_INVOCATION_ENV: ContextVar[Mapping[str, str | None] | None] = ContextVar("invocation_env", default=None)
-
-
-class InvocationEnviron(os._Environ):  # type: ignore[type-arg]
-    """`os.environ` that, inside an invocation, shows that function's environment on top of the
-    process's (a `None` hides a variable). Outside an invocation it is the plain environment.
-
-    The overlay lives in a context variable, so concurrent invocations of different functions
-    (one thread each) see each their own environment without a lock."""
-
-    def __getitem__(self, key: str) -> str:
-        overlay = _INVOCATION_ENV.get()
-        if overlay is not None and key in overlay:
-            value = overlay[key]
-            if value is None:
-                raise KeyError(key)
-            return value
-        return super().__getitem__(key)  # type: ignore[no-any-return]
-
-    def __setitem__(self, key: str, value: str) -> None:
-        overlay = _INVOCATION_ENV.get()
-        if overlay is not None:  # a function's own change stays its own (for this invocation)
-            overlay[key] = value  # type: ignore[index]
-        else:
-            super().__setitem__(key, value)
-
-    def __delitem__(self, key: str) -> None:
-        overlay = _INVOCATION_ENV.get()
-        if overlay is not None:
-            if key not in self:
-                raise KeyError(key)
-            overlay[key] = None  # type: ignore[index]
-        else:
-            super().__delitem__(key)
-
-    def __iter__(self) -> Iterator[str]:
-        overlay = _INVOCATION_ENV.get()
-        if overlay is None:
-            yield from super().__iter__()
-            return
-        for key in super().__iter__():
-            if key not in overlay:
-                yield key
-        for key, value in list(overlay.items()):
-            if value is not None:
-                yield key
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __contains__(self, key: object) -> bool:
-        try:
-            self[key]  # type: ignore[index]
-        except KeyError:
-            return False
-        return True
-
-
-def install_environ() -> None:
-    """Make `os.environ` invocation-aware (once; it keeps sharing the process's variables)."""
-    if isinstance(os.environ, InvocationEnviron):
-        return
-    base: Any = os.environ
-    parts = (base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue)
-    os.environ = InvocationEnviron(*parts)  # noqa: B003 (the same variables, seen per invocation)
-
-
-class _PerThread:
-    """A value each thread sees on its own (read and written on a class or on its instances)."""
-
-    _values = threading.local()
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, instance: object, owner: type | None = None) -> Any:
-        try:
-            return getattr(self._values, self.name)
-        except AttributeError:
-            raise AttributeError(self.name) from None
-
-    def __set__(self, instance: object, value: Any) -> None:
-        setattr(self._values, self.name, value)
-
-
-def isolate_concurrent_resolutions() -> None:
-    """Give each thread its own event and context in Powertools' HTTP resolvers.
-
-    Powertools keeps the event being resolved on the class `BaseRouter` (`BaseRouter.current_event
-    = ...`): one per process, which is right in Lambda, where a process serves one invocation at a
-    time, and wrong here, where one process serves concurrent invocations (a request would be
-    answered with another's body). Class and instance reads and writes of those two attributes
-    go to the running thread's own values instead: a data descriptor in the class for instances,
-    and one in its metaclass for `BaseRouter.current_event` itself."""
-    from abc import ABCMeta
-
-    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-
-    class PerThreadRouterMeta(ABCMeta):
-        current_event = _PerThread("current_event")
-        lambda_context = _PerThread("lambda_context")
-
-    if type(BaseRouter).__name__ == PerThreadRouterMeta.__name__:
-        return
-    for name in ("current_event", "lambda_context"):
-        setattr(BaseRouter, name, _PerThread(name))
-    BaseRouter.__class__ = PerThreadRouterMeta  # type: ignore[method-assign,assignment]
-
-
-@contextmanager
-def environment(variables: Mapping[str, str | None]) -> Iterator[None]:
-    """Run the body with `variables` as this thread's view of the environment."""
-    install_environ()
-    token = _INVOCATION_ENV.set(dict(variables))
-    try:
-        yield
-    finally:
-        _INVOCATION_ENV.reset(token)
-
-
-@dataclass
-class LambdaContext:
-    """The context object Lambda's Python runtime hands a handler."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline: float
-    function_version: str = "$LATEST"
-    identity: Any = None
-    client_context: Any = None
-    tenant_id: str | None = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-class FunctionError(Exception):
-    """A handler raised: what Lambda reports as the invocation's error."""
-
-    def __init__(self, logical_id: str, error: BaseException) -> None:
-        super().__init__(f"{logical_id}: {type(error).__name__}: {error}")
-        self.error = error
-        self.payload = {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "stackTrace": traceback.format_exception(error)[1:],
-        }
-
 
 DUMMY_CREDENTIALS = {"key": "local", "secret": "local", "sessiontoken": "local"}
 ACCOUNT_ID = "123456789012"
+# Each instance is a Python process (about 64 MB) and each start a cold import (about 1 s of CPU):
+# the default follows the machine, at least 8.
+DEFAULT_MAX_INSTANCES = max(8, 2 * (os.cpu_count() or 1))
+# Lambda gives the init phase 10 s; a loaded machine can take longer to import a handler.
+INIT_TIMEOUT_SECONDS = 60.0
+_STOP_GRACE_SECONDS = 2.0
 
 
-MAX_INSTANCES_PER_FUNCTION = 200
+class FunctionError(Exception):
+    """An invocation failed: `payload` is what Lambda reports as the invocation's error."""
+
+    def __init__(self, logical_id: str, error: BaseException | Mapping[str, Any]) -> None:
+        payload = error_document(error) if isinstance(error, BaseException) else dict(error)
+        super().__init__(f"{logical_id}: {payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.error = error if isinstance(error, BaseException) else None
+        self.payload = payload
+
+
+class _Lost(Exception):
+    """The instance can serve no more: it timed out, crashed, or failed to start."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload["errorMessage"])
+        self.payload = payload
+
+
+_OUTPUT_LOCK = threading.Lock()
+
+
+def write_log_line(line: str) -> None:
+    """Write one line of a function's output to this process's stderr, whole."""
+    with _OUTPUT_LOCK:
+        sys.stderr.write(line if line.endswith("\n") else line + "\n")
+        sys.stderr.flush()
+
+
+class _Instance:
+    """One execution environment: a worker process and the channel to it."""
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function = function
+        ours, theirs = socket.socketpair()
+        self.sock = ours
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "local_runtime.worker",
+                    "--fd",
+                    str(theirs.fileno()),
+                    "--function",
+                    function.logical_id,
+                    "--handler",
+                    function.handler,
+                ],
+                env=function.process_environment(),
+                cwd=function.code_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(theirs.fileno(),),
+                # Its own session: a Ctrl-C in the terminal reaches `make run`, which stops its
+                # instances, not each instance on its own (as Lambda's are not the caller's children).
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        assert self.process.stdout is not None
+        threading.Thread(
+            target=self._forward,
+            args=(self.process.stdout, function.log),
+            daemon=True,
+            name=f"{function.logical_id}-log",
+        ).start()
+        self.sock.settimeout(INIT_TIMEOUT_SECONDS)
+        try:
+            ready = recv_frame(self.sock)
+        except (TimeoutError, OSError) as error:
+            self.kill()
+            raise _Lost(_runtime_error(f"Init failed: {error}", "Runtime.InitError")) from error
+        answer: dict[str, Any] = json.loads(ready) if ready else {}
+        if not answer.get("ready"):
+            self.kill()
+            failure = answer.get("error")
+            raise _Lost(
+                failure if isinstance(failure, dict) else _runtime_error(self._exit_message(), "Runtime.ExitError")
+            )
+
+    @staticmethod
+    def _forward(stream: IO[bytes], log: Callable[[str], None]) -> None:
+        for line in iter(stream.readline, b""):
+            log(line.decode("utf-8", "replace"))
+        stream.close()
+
+    def invoke(self, request_id: str, event: bytes, timeout: float) -> tuple[bool, bytes, dict[str, int]]:
+        header = json.dumps({"requestId": request_id, "deadlineMs": int((time.time() + timeout) * 1000)})
+        try:
+            self.sock.settimeout(timeout)
+            send_frame(self.sock, header.encode(), event)
+            meta = recv_frame(self.sock)
+            payload = recv_frame(self.sock) if meta is not None else None
+        except TimeoutError as error:
+            self.kill()
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+            self.function.log(f"[{self.function.logical_id} {request_id[:8]}] {_now()} {message}")
+            raise _Lost(_runtime_error(message, "Sandbox.Timedout")) from error
+        except OSError:
+            meta = payload = None
+        if meta is None or payload is None:
+            self.kill()
+            message = f"RequestId: {request_id} Error: {self._exit_message()}"
+            self.function.log(f"[{self.function.logical_id} {request_id[:8]}] {message}")
+            raise _Lost(_runtime_error(message, "Runtime.ExitError"))
+        answer = json.loads(meta)
+        return bool(answer["ok"]), payload, dict(answer.get("calls") or {})
+
+    def _exit_message(self) -> str:
+        try:
+            code = self.process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            return "Runtime exited without providing a reason"
+        if code < 0:
+            return f"Runtime exited with error: signal {-code}"
+        return f"Runtime exited with error: exit status {code}"
+
+    def end_process(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
+    def kill(self) -> None:
+        self.sock.close()
+        self.end_process()
+        self.process.wait()
+
+    def stop(self) -> None:
+        """Close the channel (the worker ends on its own); kill it if it does not."""
+        self.sock.close()
+        try:
+            self.process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _runtime_error(message: str, error_type: str) -> dict[str, Any]:
+    return {"errorType": error_type, "errorMessage": message}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @dataclass
 class LocalFunction:
-    """One function of the template. Like Lambda, it runs each invocation in an instance that serves
-    one invocation at a time (a handler module and its resolver are not made for concurrent use):
-    an idle instance is reused (warm), or a new one is loaded by file (a cold start)."""
+    """One function of the template and its instances (processes)."""
 
     logical_id: str
     code_dir: Path
     handler: str
     timeout: int
     memory: int
-    variables: dict[str, str]
+    variables: dict[str, str]  # the environment the template gives it, resolved as `sam local` does
     region: str
-    max_instances: int = MAX_INSTANCES_PER_FUNCTION
-    _idle: list[Callable[[Any, Any], Any]] = field(default_factory=list, repr=False)
-    _instances: int = field(default=0, repr=False)
-    _available: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    layers: list[Path] = field(default_factory=list)
+    max_instances: int = DEFAULT_MAX_INSTANCES
+    log: Callable[[str], None] = write_log_line
+    _idle: list[_Instance] = field(default_factory=list, init=False, repr=False)
+    _instances: set[_Instance] = field(default_factory=set, init=False, repr=False)
+    _available: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _starting: int = field(default=0, init=False, repr=False)
+    _stopped: bool = field(default=False, init=False, repr=False)
+    cold_starts: int = field(default=0, init=False)  # instances started
+    calls: Counter[str] = field(default_factory=Counter, init=False)  # AWS calls of every invocation
 
     @property
     def instances(self) -> int:
-        """How many instances were started (cold starts)."""
-        return self._instances
-
-    def _load(self, instance: int) -> Callable[[Any, Any], Any]:
-        module_file, function = self.handler.rsplit(".", 1)
-        path = self.code_dir / f"{module_file.replace('.', '/')}.py"
-        module = import_file(f"fn_{self.logical_id}_{module_file.replace('.', '_')}_{instance}", path)
-        return getattr(module, function)  # type: ignore[no-any-return]
-
-    @contextmanager
-    def _instance(self) -> Iterator[Callable[[Any, Any], Any]]:
+        """How many instances are running (busy or idle)."""
         with self._available:
-            while not self._idle and self._instances >= self.max_instances:
-                self._available.wait()
-            handler = self._idle.pop() if self._idle else None
-            if handler is None:
-                self._instances += 1
-                number = self._instances
-        if handler is None:
-            try:
-                handler = self._load(number)
-            except BaseException:
-                with self._available:
-                    self._instances -= 1
-                    self._available.notify()
-                raise
-        try:
-            yield handler
-        finally:
-            with self._available:
-                self._idle.append(handler)
-                self._available.notify()
+            return len(self._instances) + self._starting
 
-    def context(self) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.logical_id,
-            memory_limit_in_mb=self.memory,
-            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.logical_id}",
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{self.logical_id}",
-            log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]local",
-            deadline=time.monotonic() + self.timeout,
-        )
+    def process_environment(self) -> dict[str, str]:
+        """The instance's whole environment: the template's variables and what Lambda adds."""
+        paths = [str(self.code_dir), *map(str, self.layers), str(template.ROOT)]
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            **self.variables,
+            "LAMBDA_TASK_ROOT": str(self.code_dir),
+            "PYTHONPATH": os.pathsep.join(paths),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _acquire(self) -> _Instance:
+        with self._available:
+            while True:
+                if self._stopped:
+                    raise _Lost(_runtime_error("the function was stopped", "Runtime.Stopped"))
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._instances) + self._starting < self.max_instances:
+                    self._starting += 1
+                    self.cold_starts += 1
+                    break
+                self._available.wait()
+        try:
+            instance = _Instance(self)
+        except BaseException as error:
+            with self._available:
+                self._starting -= 1
+                self._available.notify()
+            if isinstance(error, _Lost):
+                LOG.error("%s: an instance failed to start: %s", self.logical_id, error)
+            raise
+        with self._available:
+            self._starting -= 1
+            stopped = self._stopped
+            if not stopped:
+                self._instances.add(instance)
+            self._available.notify()
+        if stopped:
+            instance.stop()
+            raise _Lost(_runtime_error("the function was stopped", "Runtime.Stopped"))
+        return instance
+
+    def _release(self, instance: _Instance, alive: bool) -> None:
+        with self._available:
+            if alive and not self._stopped:
+                self._idle.append(instance)
+            else:
+                self._instances.discard(instance)
+            self._available.notify()
+        if alive and self._stopped:
+            instance.stop()
+
+    def warm(self) -> None:
+        """Start one instance (if none is running) and keep it idle."""
+        with self._available:
+            if self._instances or self._starting:
+                return
+        self._release(self._acquire(), alive=True)
+
+    def invoke_json(self, event: bytes) -> tuple[bool, bytes]:
+        """Invoke with a JSON event: (True, the result as JSON) or (False, Lambda's error document)."""
+        request_id = str(uuid.uuid4())
+        try:
+            instance = self._acquire()
+        except _Lost as lost:
+            return False, json.dumps(lost.payload).encode()
+        alive = False
+        try:
+            ok, payload, calls = instance.invoke(request_id, event, float(self.timeout))
+            alive = True
+        except _Lost as lost:
+            return False, json.dumps(lost.payload).encode()
+        finally:
+            self._release(instance, alive)
+        if calls:
+            with self._available:
+                self.calls.update(calls)
+        return ok, payload
 
     def __call__(self, event: Any) -> Any:
-        """Invoke the handler with `event` in this function's environment; raise FunctionError if
-        it raises (after logging the trace, as Lambda logs it)."""
-        started = time.monotonic()
-        with environment(self.variables):
-            try:
-                with self._instance() as handler:
-                    return handler(event, self.context())
-            except Exception as error:
-                LOG.error("%s raised:\n%s", self.logical_id, "".join(traceback.format_exception(error)).rstrip())
-                raise FunctionError(self.logical_id, error) from error
-            finally:
-                elapsed = time.monotonic() - started
-                if elapsed > self.timeout:
-                    LOG.warning("%s ran %.1fs, past its timeout of %ss", self.logical_id, elapsed, self.timeout)
+        """Invoke with `event`; its result, or FunctionError with Lambda's error document."""
+        ok, payload = self.invoke_json(json.dumps(event).encode())
+        if not ok:
+            raise FunctionError(self.logical_id, json.loads(payload))
+        return json.loads(payload)
+
+    def stop(self) -> None:
+        with self._available:
+            self._stopped = True
+            idle, self._idle = self._idle, []
+            busy = [instance for instance in self._instances if instance not in idle]
+            self._instances.clear()
+            self._available.notify_all()
+        for instance in idle:
+            instance.stop()
+        for instance in busy:
+            instance.end_process()  # its invocation sees the channel close, and fails
 
 
 def stacks(parameter_overrides: Mapping[str, str], region: str = "us-east-1") -> list[Any]:
@@ -315,18 +378,25 @@ def stacks(parameter_overrides: Mapping[str, str], region: str = "us-east-1") ->
     return list(found)
 
 
-class InProcessLambda:
-    """Every function of the template, run in this process. Its `invoke` is the interface SAM
-    CLI's local API Gateway calls on its Lambda runner (the Docker one in `sam local start-api`)."""
+class LocalLambda:
+    """Every function of the template, each instance in its own process. Its `invoke` is the
+    interface SAM CLI's local API Gateway calls on its Lambda runner (the Docker one in `sam local
+    start-api`); `functions[name](event)` is the one the event sources use."""
 
-    def __init__(self, stack_list: list[Any], *, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        stack_list: list[Any],
+        *,
+        region: str = "us-east-1",
+        max_instances: int = DEFAULT_MAX_INSTANCES,
+        log: Callable[[str], None] = write_log_line,
+    ) -> None:
         from samcli.lib.providers.sam_function_provider import SamFunctionProvider
         from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
-        isolate_concurrent_resolutions()
         credentials = {"region": region, **DUMMY_CREDENTIALS}
         sam_functions = list(SamFunctionProvider(stack_list).get_all())
-        resolved: dict[str, tuple[Any, dict[str, str]]] = {}
+        self.functions: dict[str, LocalFunction] = {}
         for function in sam_functions:
             declared = (function.environment or {}).get("Variables") or {}
             variables = EnvironmentVariables(
@@ -340,29 +410,40 @@ class InProcessLambda:
                 override_values={},
                 aws_creds=credentials,
             ).resolve()
-            resolved[function.name] = (function, variables)
-        every_name = {name for _, variables in resolved.values() for name in variables}
-        self.functions: dict[str, LocalFunction] = {}
-        for name, (function, variables) in resolved.items():
-            for layer in function.layers:
-                _add_layer_path(Path(template.ROOT, layer.codeuri))
-            env: dict[str, str] = dict(variables)
-            env["LAMBDA_TASK_ROOT"] = str(Path(template.ROOT, function.codeuri))
-            # Variables another function declares but this one does not are not this one's.
-            hidden = dict.fromkeys(every_name - env.keys())
-            self.functions[name] = LocalFunction(
-                logical_id=name,
-                code_dir=Path(template.ROOT, function.codeuri),
+            self.functions[function.name] = LocalFunction(
+                logical_id=function.name,
+                code_dir=Path(template.ROOT, function.codeuri).resolve(),
                 handler=function.handler,
                 timeout=int(function.timeout or 3),
                 memory=int(function.memory or 128),
-                variables={**hidden, **env},  # type: ignore[dict-item]
+                variables=dict(variables),
                 region=region,
+                layers=[Path(template.ROOT, layer.codeuri).resolve() for layer in function.layers],
+                max_instances=max_instances,
+                log=log,
             )
         self.sam_functions = {function.name: function for function in sam_functions}
 
     def __getitem__(self, logical_id: str) -> LocalFunction:
         return self.functions[logical_id]
+
+    def start(self) -> LocalLambda:
+        """Start one instance of every function (in parallel), so that the first calls run warm."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(LocalFunction.warm, self.functions.values()))
+        return self
+
+    def stop(self) -> None:
+        for function in self.functions.values():
+            function.stop()
+
+    def calls(self) -> Counter[str]:
+        """The AWS API calls every invocation so far made, by `service.Operation outcome`."""
+        total: Counter[str] = Counter()
+        for function in self.functions.values():
+            with function._available:
+                total.update(function.calls)
+        return total
 
     # ---- the runner interface of samcli.commands.local.lib.local_lambda.LocalLambdaRunner
     def is_debugging(self) -> bool:
@@ -384,21 +465,10 @@ class InProcessLambda:
         function = self.functions.get(function_identifier)
         if function is None:
             raise FunctionNotFound(f"Unable to find a Function with name '{function_identifier}'")
-        try:
-            result = function(json.loads(event))
-            output = json.dumps(result)
-        except FunctionError as error:
-            output = json.dumps(error.payload)
-        except (TypeError, ValueError) as error:  # a result Lambda could not serialise either
-            LOG.error("%s returned a result that is not JSON: %s", function_identifier, error)
-            output = json.dumps(FunctionError(function_identifier, error).payload)
+        output = function.invoke_json(event.encode())[1]
         if stdout is not None:
-            stdout.write_str(output)
+            stdout.write_str(output.decode())
             stdout.flush()
 
 
-def _add_layer_path(layer_dir: Path) -> None:
-    """A layer's code importable as it is from /opt/python in Lambda."""
-    path = str(layer_dir.resolve())
-    if path not in sys.path:
-        sys.path.insert(0, path)
+InProcessLambda = LocalLambda  # the name the event flow (local_runtime.events) knows it by

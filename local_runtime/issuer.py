@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import os
 import sys
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from local_runtime import template
 
@@ -79,7 +81,6 @@ def issue(
     """A development access token for `user_id` (a member of the admin group when `admin`),
     valid for `ttl` seconds."""
     from joserfc import jwt
-    from joserfc.jwk import RSAKey
 
     from shop.auth.tokens import ADMIN_GROUP, LOCAL_CLIENT_ID, LOCAL_ISSUER, LOCAL_KEY_ID
 
@@ -95,8 +96,18 @@ def issue(
         "exp": issued_at + ttl,
         "jti": uuid.uuid4().hex,
     }
-    key = RSAKey.import_key(private_key_pem(path))
-    return jwt.encode({"alg": "RS256", "kid": LOCAL_KEY_ID, "typ": "JWT"}, claims, key, algorithms=["RS256"])
+    return jwt.encode(
+        {"alg": "RS256", "kid": LOCAL_KEY_ID, "typ": "JWT"}, claims, _signing_key(path), algorithms=["RS256"]
+    )
+
+
+@functools.cache
+def _signing_key(path: Path) -> Any:
+    """The private key at `path`, read once per process (tokens are signed by the thousand in
+    `make bench`)."""
+    from joserfc.jwk import RSAKey
+
+    return RSAKey.import_key(private_key_pem(path))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,14 +2,16 @@
 
     python -m local_runtime.run [--port 3000] [--data-platform-port 3001] [--docs-port 3002]
                                 [--persist [--persist-dir .local]] [--queue-time-scale 0.0167]
+                                [--max-instances 8]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
-with the handlers in this process, the order stream flowing through the pipe and the rules to
-their targets (functions, and in-memory SQS queues read by their functions' SQS event sources,
-with the queues' times scaled by --queue-time-scale; with --persist their messages are kept under
-.local/queues), a local data platform listing the orders it received, and the API's OpenAPI document
-with Swagger UI on http://127.0.0.1:3002/docs. Ctrl-C stops it all.
+with each function instance in a process of its own (at most --max-instances per function), the
+order stream flowing through the pipe and the rules to their targets (functions, and in-memory
+SQS queues read by their functions' SQS event sources, with the queues' times scaled by
+--queue-time-scale; with --persist their messages are kept under .local/queues), a local data
+platform listing the orders it received, and the API's OpenAPI document with Swagger UI on
+http://127.0.0.1:3002/docs. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ HOST = "127.0.0.1"
 REGION = aws_env.REGION
 RUNNING_ENDPOINT = template.ROOT / ".local" / "dynamodb-endpoint"
 """Where `make run` writes its DynamoDB Local's endpoint while it runs (for `make ledger-check`)."""
+STREAM_POLL_SECONDS = 0.25  # Lambda's stream pollers read each shard about four times a second
 
 
 def _quiet_process_env() -> None:
     """This process's own clients (tables, seed, stream) get dummy credentials and a region, whatever
     the shell has; SAM's telemetry stays off. Functions get theirs from the template (see
-    functions.InProcessLambda)."""
+    functions.LocalLambda)."""
     aws_env.for_emulators()
     layer = str(template.ROOT / "layers" / "common")
     if layer not in sys.path:
@@ -63,6 +66,8 @@ class LocalRuntime:
     retry_cap_seconds: float = 5.0
     queue_time_scale: float = 1 / 60  # local seconds per second of the queues' visibility timeouts
     max_receive_count: int | None = None  # replaces every redrive policy's maxReceiveCount (tests)
+    max_instances: int = 0  # instances (processes) per function; 0: functions.DEFAULT_MAX_INSTANCES
+    function_log: Callable[[str], None] | None = None  # each line functions write (default: to stderr)
     progress: Callable[[str], None] = print
     dynamodb: Any = None
     data_platform: Any = None
@@ -124,7 +129,7 @@ class LocalRuntime:
         self.data_platform = DataPlatformServer(HOST, self.data_platform_port).start()
         self._stops.append(self.data_platform.stop)
 
-        from local_runtime.functions import InProcessLambda, stacks
+        from local_runtime.functions import DEFAULT_MAX_INSTANCES, LocalLambda, stacks
         from local_runtime.issuer import public_key_parameter
 
         self.progress("reading template.yaml with SAM CLI ...")
@@ -137,7 +142,13 @@ class LocalRuntime:
             },
             region=REGION,
         )
-        self.functions = InProcessLambda(stack_list, region=REGION)
+        self.functions = LocalLambda(
+            stack_list,
+            region=REGION,
+            max_instances=self.max_instances or DEFAULT_MAX_INSTANCES,
+            **({"log": self.function_log} if self.function_log else {}),
+        )
+        self._stops.append(self.functions.stop)
 
         if self.seed:
             self.progress("seeding a sample catalogue, coupon campaigns and users ...")
@@ -157,8 +168,12 @@ class LocalRuntime:
             queue_dir=self.queue_dir,
             queue_time_scale=self.queue_time_scale,
             max_receive_count=self.max_receive_count,
+            poll_seconds=STREAM_POLL_SECONDS,
         ).start()
         self._stops.append(self.events.stop)
+
+        self.progress("starting one instance of each function ...")
+        self.functions.start()
 
         from local_runtime.api import LocalApi
 
@@ -250,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1 / 60,
         help="local seconds per second of the queues' visibility timeouts and batching windows (1/60)",
     )
+    parser.add_argument(
+        "--max-instances",
+        type=int,
+        default=0,
+        help="instances (processes) per function at most; a call waits while all are busy (2 x cores, >= 8)",
+    )
     args = parser.parse_args(argv)
     _configure_logging(args.log_level)
 
@@ -270,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=not args.no_seed,
         log_level=args.log_level,
         queue_time_scale=args.queue_time_scale,
+        max_instances=args.max_instances,
         progress=progress,
     )
     try:

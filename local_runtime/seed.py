@@ -43,24 +43,29 @@ BALANCES = {"user-1": 1_000_000, "user-2": 500_000}
 
 
 def seed_at(endpoint: str, region: str = "us-east-1") -> None:
-    """Put the sample data on the DynamoDB at `endpoint`, through the layer's repositories, with
-    the template's table names and local credentials."""
-    from local_runtime.functions import DUMMY_CREDENTIALS, environment
-    from shop.repositories import dynamodb
+    """Put the sample data on the DynamoDB at `endpoint`, through the layer's repositories, in a
+    process of its own (as a function runs): the template's table names, local credentials."""
+    import os
+    import subprocess
+    import sys
 
-    variables = {
+    from local_runtime.functions import DUMMY_CREDENTIALS
+    from local_runtime.template import ROOT
+
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
         "DYNAMODB_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["key"],
         "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["secret"],
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
-    with environment(variables):
-        dynamodb.reset_clients()
-        try:
-            seed()
-        finally:
-            dynamodb.reset_clients()
+    done = subprocess.run(
+        [sys.executable, "-m", "local_runtime.seed"], env=environment, cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"seeding {endpoint} failed:\n{done.stderr.strip()}")
 
 
 def seed() -> None:
@@ -75,3 +80,7 @@ def seed() -> None:
     for user_id, amount in BALANCES.items():
         if balances.get(user_id) == 0:
             BalanceService(balances).charge(Caller(user_id), user_id, amount)
+
+
+if __name__ == "__main__":
+    seed()

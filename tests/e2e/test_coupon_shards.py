@@ -9,6 +9,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from tests.e2e.conftest import Answer, Client, fresh_id, race
+from tests.support.runtime import TransactionOutcomes
 
 _deserialize = TypeDeserializer().deserialize
 
@@ -76,14 +77,14 @@ def _race_for(
 
 
 def test_400_clients_race_for_50_coupons_in_5_shards(
-    api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+    api: Client, dynamodb_client: Any, transaction_outcomes: TransactionOutcomes
 ) -> None:
     coupon_id = _campaign(api, 50, shards=5)
     _race_for(api, dynamodb_client, transaction_outcomes, coupon_id, 50, [fresh_id("racer") for _ in range(400)])
 
 
 def test_400_clients_race_for_1000_coupons_in_the_default_shards(
-    api: Client, dynamodb_client: Any, transaction_outcomes: Counter[str]
+    api: Client, dynamodb_client: Any, transaction_outcomes: TransactionOutcomes
 ) -> None:
     coupon_id = _campaign(api, 1_000)
     assert len(_shards(dynamodb_client, coupon_id)) == 10

@@ -2,21 +2,26 @@
 aws-sam-cli changes them, these tests fail first and say what moved.
 
 Pinned: aws-sam-cli==1.170.0 in requirements-dev.txt. No database and no server needed: the
-gateway is driven through Flask's test client, with handlers swapped for stubs.
+gateway is driven through Flask's test client, with functions whose code is swapped for stubs
+(each still run in its own worker process, as every function is).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
+import textwrap
+from collections.abc import Iterator
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local_runtime import template
 from local_runtime.api import LocalApi
-from local_runtime.functions import InProcessLambda, stacks
+from local_runtime.functions import FunctionError, LocalFunction, LocalLambda, stacks
 from local_runtime.issuer import public_key_parameter
 from tests.support.auth import bearer
 
@@ -34,8 +39,10 @@ def stack_list() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def functions(stack_list: list[Any]) -> InProcessLambda:
-    return InProcessLambda(stack_list)
+def functions(stack_list: list[Any]) -> Iterator[LocalLambda]:
+    functions = LocalLambda(stack_list)
+    yield functions
+    functions.stop()
 
 
 def test_the_pinned_sam_cli_is_installed() -> None:
@@ -84,14 +91,14 @@ def test_the_internal_signatures_are_the_ones_the_runtime_calls() -> None:
     ]
 
 
-def test_sam_reads_every_function_route_and_environment(stack_list: list[Any], functions: InProcessLambda) -> None:
+def test_sam_reads_every_function_route_and_environment(stack_list: list[Any], functions: LocalLambda) -> None:
     declared = set(template.resources("AWS::Serverless::Function"))
     assert set(functions.functions) == declared
 
     forwarder = functions["DataPlatformForwarderFunction"].variables
     counter = functions["SalesCounterFunction"].variables
     assert forwarder["DATA_PLATFORM_URL"] == PARAMETERS["DataPlatformUrl"]
-    assert counter["DATA_PLATFORM_URL"] is None  # not declared for it: hidden
+    assert "DATA_PLATFORM_URL" not in counter  # not declared for it
     for variables in (forwarder, counter):
         assert variables["DYNAMODB_ENDPOINT_URL"] == PARAMETERS["DynamoDbEndpointUrl"]
         assert variables["ORDERS_TABLE"] == "OrdersTable"  # a !Ref to a table: its logical id, as sam local
@@ -113,36 +120,71 @@ def test_sam_reads_every_function_route_and_environment(stack_list: list[Any], f
     assert routes == expected
 
 
-def stub(monkeypatch: pytest.MonkeyPatch, function: Any, handler: Any) -> None:
-    """Make every instance of `function` run `handler` instead of its app.py."""
-    monkeypatch.setattr(function, "_idle", [])
-    monkeypatch.setattr(function, "_load", lambda instance: handler)
+def test_start_warms_one_instance_of_every_function(stack_list: list[Any]) -> None:
+    functions = LocalLambda(stack_list)
+    try:
+        assert all(function.instances == 0 for function in functions.functions.values())
+        functions.start()
+        assert {name: function.instances for name, function in functions.functions.items()} == dict.fromkeys(
+            functions.functions, 1
+        )
+    finally:
+        functions.stop()
+    assert all(function.instances == 0 for function in functions.functions.values())
 
 
-def _gateway(functions: InProcessLambda, stack_list: list[Any]) -> Any:
+@pytest.fixture
+def stub(functions: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """`stub(name, source)`: the function `name` runs `source` (an app.py defining `handler`) instead
+    of its own code, in its own worker processes, with its own environment."""
+    stubbed: list[LocalFunction] = []
+
+    def make(name: str, source: str, **changes: Any) -> LocalFunction:
+        code = tmp_path / name
+        code.mkdir()
+        (code / "app.py").write_text(textwrap.dedent(source))
+        function = dataclasses.replace(functions[name], code_dir=code, handler="app.handler", **changes)
+        monkeypatch.setitem(functions.functions, name, function)
+        stubbed.append(function)
+        return function
+
+    yield make
+    for function in stubbed:
+        function.stop()
+
+
+def _gateway(functions: LocalLambda, stack_list: list[Any]) -> Any:
     api = LocalApi(functions, stack_list, port=0)
     api.server.server_close()  # only the Flask app is used
     return api.service._app.test_client()
 
 
 def test_the_gateway_sends_a_payload_2_event_and_maps_the_answer(
-    functions: InProcessLambda, stack_list: list[Any], monkeypatch: pytest.MonkeyPatch
+    functions: LocalLambda, stack_list: list[Any], stub: Any
 ) -> None:
-    seen: dict[str, Any] = {}
+    stub(
+        "BalanceChargeFunction",
+        """
+        import json
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        seen.update(event=event, context=context)
-        return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"ok": True})}
-
-    stub(monkeypatch, functions["BalanceChargeFunction"], handler)
+        def handler(event, context):
+            seen = {
+                "event": event,
+                "function_name": context.function_name,
+                "remaining": context.get_remaining_time_in_millis(),
+            }
+            return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": json.dumps(seen)}
+        """,
+    )
     client = _gateway(functions, stack_list)
 
     response = client.post(
         "/users/u-1/balance/charge?x=1", json={"amount": 5}, headers={"X-Test": "yes", **bearer("u-1")}
     )
+    again = client.post("/users/u-1/balance/charge", json={"amount": 5}, headers=bearer("u-1"))
 
     assert response.status_code == 201
-    assert response.get_json() == {"ok": True}
+    seen = response.get_json()
     event = seen["event"]
     assert event["version"] == "2.0"
     assert event["routeKey"] == "POST /users/{userId}/balance/charge"
@@ -153,52 +195,82 @@ def test_the_gateway_sends_a_payload_2_event_and_maps_the_answer(
     assert {k.lower(): v for k, v in event["headers"].items()}["x-test"] == "yes"
     assert json.loads(event["body"]) == {"amount": 5}
     assert event["requestContext"]["http"]["method"] == "POST"
-    assert seen["context"].function_name == "BalanceChargeFunction"
+    assert seen["function_name"] == "BalanceChargeFunction"
     timeout = template.resources("AWS::Serverless::Function")["BalanceChargeFunction"]["Properties"]["Timeout"]
-    assert 0 < seen["context"].get_remaining_time_in_millis() <= timeout * 1000
+    assert 0 < seen["remaining"] <= timeout * 1000
     assert event["requestContext"]["authorizer"] == {"lambda": {"sub": "u-1", "admin": False}}
+    # Each request its own id (SAM's default argument would give them all the same), answered too.
+    other = again.get_json()["event"]["requestContext"]
+    assert event["requestContext"]["requestId"] != other["requestId"]
+    assert response.headers["Apigw-Requestid"] == event["requestContext"]["requestId"]
+    assert other["timeEpoch"] >= event["requestContext"]["timeEpoch"] > 1_700_000_000_000
 
 
 def test_a_handler_that_raises_is_answered_as_api_gateway_answers_it(
-    functions: InProcessLambda, stack_list: list[Any], monkeypatch: pytest.MonkeyPatch, caplog: Any
+    functions: LocalLambda, stack_list: list[Any], stub: Any
 ) -> None:
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        raise RuntimeError("boom")
-
-    stub(monkeypatch, functions["BalanceInquiryFunction"], handler)
+    stub(
+        "BalanceInquiryFunction",
+        """
+        def handler(event, context):
+            raise RuntimeError("boom")
+        """,
+    )
     client = _gateway(functions, stack_list)
 
     response = client.get("/users/u-1/balance", headers=bearer("u-1"))
 
     assert response.status_code == 500
-    assert response.get_json() == {"message": "Internal server error"}
-    assert any(
-        "RuntimeError: boom" in record.getMessage() and "Traceback" in record.getMessage() for record in caplog.records
+    assert response.get_json() == {"message": "Internal Server Error"}
+    function = functions["BalanceInquiryFunction"]
+    assert function.cold_starts == 1 and function.instances == 1  # a function error keeps its instance
+
+
+def test_a_function_that_times_out_is_answered_as_api_gateway_answers_it(
+    functions: LocalLambda, stack_list: list[Any], stub: Any
+) -> None:
+    stub(
+        "BalanceInquiryFunction",
+        """
+        import time
+
+        def handler(event, context):
+            time.sleep(5)
+        """,
+        timeout=1,
     )
+    client = _gateway(functions, stack_list)
+
+    response = client.get("/users/u-1/balance", headers=bearer("u-1"))
+
+    assert response.status_code == 500
+    assert response.get_json() == {"message": "Internal Server Error"}
 
 
 def test_the_gateway_runs_the_lambda_authorizer_before_the_route(
-    functions: InProcessLambda, stack_list: list[Any], monkeypatch: pytest.MonkeyPatch
+    functions: LocalLambda, stack_list: list[Any], stub: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SAM's gateway reads the HTTP API's Lambda authorizer from the template and invokes it through
     the same runner as the routes (payload 2.0 REQUEST event, simple response): no header is 401
     without invoking anything, a refusal 403 without invoking the route, an allow passes its context."""
     calls: list[str] = []
     authorizer_events: list[dict[str, Any]] = []
+    route = """
+        import json
 
-    def route(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        calls.append("route")
-        return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
-
+        def handler(event, context):
+            return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+        """
+    stub("BalanceInquiryFunction", route)
+    stub("PopularProductsFunction", route)
     invoke = functions.invoke
 
     def recorded(function_identifier: str, event: str, *args: Any, **kwargs: Any) -> None:
+        calls.append("authorizer" if function_identifier == "AuthorizerFunction" else "route")
         if function_identifier == "AuthorizerFunction":
-            calls.append("authorizer")
             authorizer_events.append(json.loads(event))
         invoke(function_identifier, event, *args, **kwargs)
 
-    stub(monkeypatch, functions["BalanceInquiryFunction"], route)
     monkeypatch.setattr(functions, "invoke", recorded)
     client = _gateway(functions, stack_list)
 
@@ -217,89 +289,79 @@ def test_the_gateway_runs_the_lambda_authorizer_before_the_route(
     assert response.get_json() == {"lambda": {"sub": "u-1", "admin": True}}
 
     calls.clear()
-    stub(monkeypatch, functions["PopularProductsFunction"], route)
     response = client.get("/products/popular")  # public: the authorizer is not called
     assert (response.status_code, response.get_json(), calls) == (200, None, ["route"])
 
 
-def test_each_invocation_sees_its_own_environment(functions: InProcessLambda, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_function_sees_its_own_environment(functions: LocalLambda, stub: Any) -> None:
     import os
 
-    seen: dict[str, Any] = {}
-    monkeypatch.setenv("DATA_PLATFORM_URL", "http://127.0.0.1:9/process-wide")
+    source = """
+        import os
 
-    def read(name: str) -> Any:
-        def handler(event: Any, context: Any) -> None:
-            seen[name] = (os.environ.get("DATA_PLATFORM_URL"), os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+        def handler(event, context):
+            return [os.environ.get("DATA_PLATFORM_URL"), os.environ["AWS_LAMBDA_FUNCTION_NAME"], os.getpid()]
+        """
+    forwarder = stub("DataPlatformForwarderFunction", source)
+    counter = stub("SalesCounterFunction", source)
 
-        return handler
+    forwarder_url, forwarder_name, forwarder_pid = forwarder({})
+    counter_url, counter_name, counter_pid = counter({})
 
-    stub(monkeypatch, functions["DataPlatformForwarderFunction"], read("forwarder"))
-    stub(monkeypatch, functions["SalesCounterFunction"], read("counter"))
-    functions["DataPlatformForwarderFunction"]({})
-    functions["SalesCounterFunction"]({})
-
-    assert seen["forwarder"] == (PARAMETERS["DataPlatformUrl"], "DataPlatformForwarderFunction")
-    assert seen["counter"] == (None, "SalesCounterFunction")
-    assert os.environ["DATA_PLATFORM_URL"] == "http://127.0.0.1:9/process-wide"  # outside: the process's own
+    assert (forwarder_url, forwarder_name) == (PARAMETERS["DataPlatformUrl"], "DataPlatformForwarderFunction")
+    assert (counter_url, counter_name) == (None, "SalesCounterFunction")
+    assert len({forwarder_pid, counter_pid, os.getpid()}) == 3
 
 
-def test_concurrent_invocations_run_in_separate_instances(
-    functions: InProcessLambda, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Like Lambda: an instance serves one invocation at a time; a busy function gets a new one."""
-    import threading
+SLOW = """
+    import os
     import time
+
+    def handler(event, context):
+        time.sleep(event.get("sleep", 0))
+        if event.get("exit"):
+            os._exit(3)
+        return os.getpid()
+    """
+
+
+def test_concurrent_invocations_run_in_separate_instances(stub: Any) -> None:
+    """Like Lambda: an instance serves one invocation at a time; a busy function gets a new one,
+    up to its limit; an idle one is reused."""
     from concurrent.futures import ThreadPoolExecutor
 
-    function = functions["UserCouponsFunction"]
-    loaded: list[int] = []
-    busy: set[int] = set()
-    overlaps: list[int] = []
-    lock = threading.Lock()
+    function = stub("UserCouponsFunction", SLOW, max_instances=3)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = list(pool.map(function, [{"sleep": 0.5}] * 6))
+        second = list(pool.map(function, [{"sleep": 0.5}] * 6))
 
-    def load(instance: int) -> Any:
-        loaded.append(instance)
-
-        def handler(event: Any, context: Any) -> None:
-            with lock:
-                if instance in busy:
-                    overlaps.append(instance)
-                busy.add(instance)
-            time.sleep(0.05)
-            with lock:
-                busy.discard(instance)
-
-        return handler
-
-    monkeypatch.setattr(function, "_idle", [])
-    monkeypatch.setattr(function, "_instances", 0)
-    monkeypatch.setattr(function, "_load", load)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(function, [{}] * 4))
-        list(pool.map(function, [{}] * 4))
-
-    assert overlaps == []
-    assert sorted(loaded) == [1, 2, 3, 4]  # the second wave ran warm on the same four
+    assert len(set(first)) == 3  # six at once on three instances: each served two, one after the other
+    assert all(first.count(pid) == 2 for pid in set(first))
+    assert set(second) == set(first)  # warm
+    assert function.cold_starts == 3
 
 
-def test_concurrent_resolutions_each_see_their_own_event(functions: InProcessLambda) -> None:
-    """Powertools keeps the event being resolved on a class; in-process, each thread has its own."""
-    import threading
+def test_a_function_past_its_timeout_is_killed_and_replaced(stub: Any) -> None:
+    function = stub("UserCouponsFunction", SLOW, timeout=1)
+    (before,) = {function({})}
 
-    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+    with pytest.raises(FunctionError) as failed:
+        function({"sleep": 5})
 
-    both_set = threading.Barrier(2)
-    seen: dict[str, Any] = {}
+    assert failed.value.payload["errorType"] == "Sandbox.Timedout"
+    assert failed.value.payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    after = function({})
+    assert after != before and function.cold_starts == 2 and function.instances == 1
 
-    def resolve(name: str) -> None:
-        BaseRouter.current_event = name  # type: ignore[assignment]
-        both_set.wait(timeout=5)
-        seen[name] = BaseRouter.current_event
 
-    threads = [threading.Thread(target=resolve, args=(name,)) for name in ("first", "second")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert seen == {"first": "first", "second": "second"}
+def test_a_crashed_instance_is_replaced(stub: Any) -> None:
+    function = stub("UserCouponsFunction", SLOW)
+    before = function({})
+
+    with pytest.raises(FunctionError) as failed:
+        function({"exit": True})
+
+    assert failed.value.payload["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in failed.value.payload["errorMessage"]
+    assert function({}) != before
+    assert function.cold_starts == 2 and function.instances == 1

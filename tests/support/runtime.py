@@ -6,13 +6,14 @@ Use them from a conftest with `from tests.support.runtime import *  # noqa: F403
 - `local_runtime`: the running `LocalRuntime` (API, pipe, bus and rules, data platform) on it;
 - `api_url`, `data_platform_url`: the base URLs of the API and of the local data platform;
 - `dynamodb_client`: a low-level DynamoDB client on DynamoDB Local, to read back the final state;
-- `transaction_outcomes`: counts of TransactWriteItems cancellations by reason, as the layer saw them.
+- `transaction_outcomes`: the functions' TransactWriteItems outcomes during a test (commits and
+  cancellations by reason), as the function instances report their AWS calls.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -30,25 +31,52 @@ __all__ = [
     "transaction_outcomes",
 ]  # and QUEUE_TIME_SCALE, MAX_RECEIVE_COUNT: the session runtime's queue settings
 
-_OUTCOMES: Counter[str] = Counter()
-
 # Queues run fast in tests: 180 s of visibility timeout is 0.36 s, and a message goes to its
 # dead-letter queue after 5 receives instead of the template's maxReceiveCount.
 QUEUE_TIME_SCALE = 0.002
 MAX_RECEIVE_COUNT = 5
 
 
-def _count_transaction(parsed: dict[str, Any], **_: Any) -> None:
-    """botocore after-call hook on TransactWriteItems: count successes and each cancellation reason."""
-    error = parsed.get("Error", {}).get("Code")
-    if not error:
-        _OUTCOMES["Committed"] += 1
-    elif error == "TransactionCanceledException":
-        reasons = {reason.get("Code", "None") for reason in parsed.get("CancellationReasons", [])} - {"None"}
-        for code in reasons or {"None"}:
-            _OUTCOMES[f"Cancelled:{code}"] += 1
-    else:
-        _OUTCOMES[error] += 1
+class TransactionOutcomes(Mapping[str, int]):
+    """The TransactWriteItems the functions made since `clear()`, by outcome (`Committed`,
+    `Cancelled:<reason>` for each reason of a cancelled one, or the error code), counted from the
+    calls each invocation's instance reports."""
+
+    _CALL = "dynamodb.TransactWriteItems"
+
+    def __init__(self, functions: Any) -> None:
+        self._functions = functions
+        self._since: Counter[str] = Counter()
+        self.clear()
+
+    def _total(self) -> Counter[str]:
+        outcomes: Counter[str] = Counter()
+        for call, count in self._functions.calls().items():
+            name, _, outcome = call.partition(" ")
+            if name != self._CALL or outcome == "TransactionCanceledException":
+                continue
+            if outcome == "OK":
+                outcomes["Committed"] += count
+            elif outcome.startswith("TransactionCanceledException:"):
+                outcomes[f"Cancelled:{outcome.partition(':')[2]}"] += count
+            else:
+                outcomes[outcome] += count
+        return outcomes
+
+    def clear(self) -> None:
+        self._since = self._total()
+
+    def _counts(self) -> Counter[str]:
+        return self._total() - self._since
+
+    def __getitem__(self, outcome: str) -> int:
+        return self._counts()[outcome]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._counts())
+
+    def __len__(self) -> int:
+        return len(self._counts())
 
 
 @pytest.fixture(scope="session")
@@ -65,13 +93,6 @@ def dynamodb_local_endpoint() -> Iterator[str]:
 def local_runtime(dynamodb_local_endpoint: str) -> Iterator[LocalRuntime]:
     """The whole local runtime on the session's DynamoDB Local: API and data platform on free ports,
     sample data seeded, events flowing; retries fast (tests wait for them), queues too."""
-    from shop.repositories import dynamodb
-
-    # Clients the layer makes from now on report their transactions to `transaction_outcomes`.
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("after-call.dynamodb.TransactWriteItems", _count_transaction)
-    dynamodb.reset_clients()
     runtime = LocalRuntime(
         api_port=0,
         data_platform_port=0,
@@ -88,7 +109,6 @@ def local_runtime(dynamodb_local_endpoint: str) -> Iterator[LocalRuntime]:
         yield runtime
     finally:
         runtime.stop()
-        dynamodb.reset_clients()
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +133,6 @@ def dynamodb_client(dynamodb_local_endpoint: str) -> Any:
 
 
 @pytest.fixture
-def transaction_outcomes(local_runtime: LocalRuntime) -> Iterator[Counter[str]]:
-    """The TransactWriteItems outcomes during one test (fresh counter per test)."""
-    _OUTCOMES.clear()
-    yield _OUTCOMES
+def transaction_outcomes(local_runtime: LocalRuntime) -> TransactionOutcomes:
+    """The functions' TransactWriteItems outcomes during one test."""
+    return TransactionOutcomes(local_runtime.functions)

@@ -23,5 +23,6 @@ class Settings(BaseModel):
 
 
 def settings() -> Settings:
-    """Read the environment now (cheap; lets one process serve several configurations)."""
+    """Read the environment now. A function's process has one environment for its life; tests
+    change it between cases (another endpoint, another data platform), and the read is cheap."""
     return Settings.model_validate(dict(os.environ))

@@ -93,7 +93,10 @@ class HttpApiGateway(local_apigw_service.LocalApigwService):  # type: ignore[mis
             )
         context = event.setdefault("requestContext", {})
         now = time.time()
-        context["requestId"] = g.request_id = str(uuid.uuid4())
+        # One id per request: the authorizer's event and the route's event are built apart.
+        if "request_id" not in g:
+            g.request_id = str(uuid.uuid4())
+        context["requestId"] = g.request_id
         context["timeEpoch"] = int(now * 1000)
         context["time"] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
         return event

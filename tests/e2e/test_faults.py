@@ -26,6 +26,7 @@ from local_runtime import dynamodb_local
 from local_runtime.ledger_check import check
 from local_runtime.run import LocalRuntime
 from tests.e2e.conftest import fresh_id
+from tests.support.auth import bearer
 
 CLIENT_TIMEOUT_SECONDS = 1.0
 SHORT_STALL_SECONDS = 2.5  # within the function's time budget: its transaction is resent and lands
@@ -135,7 +136,7 @@ class Outcome:
 def send(
     faulty: Faulty, method: str, path: str, body: Any, key: str | None, user_id: str, timeout: float
 ) -> tuple[int, Any] | None:
-    headers = {"Idempotency-Key": key} if key else {}
+    headers = {**bearer(user_id), **({"Idempotency-Key": key} if key else {})}
     try:
         response = requests.request(method, faulty.url + path, json=body, headers=headers, timeout=timeout)
     except requests.Timeout:
@@ -194,7 +195,7 @@ def without_key_then_history(faulty: Faulty, path: str, body: Any, user_id: str,
 
 def history_shows(faulty: Faulty, user_id: str, entry: tuple[str, int]) -> Callable[[], bool]:
     def shown() -> bool:
-        response = requests.get(f"{faulty.url}/users/{user_id}/balance/history", timeout=30)
+        response = requests.get(f"{faulty.url}/users/{user_id}/balance/history", headers=bearer(user_id), timeout=30)
         return any((e["type"], e["amount"]) == entry for e in response.json()["items"])
 
     return shown
@@ -254,14 +255,14 @@ def test_an_order_without_a_key_through_a_long_stall_is_never_a_500_and_the_orde
     body = {"userId": user, "items": [{"productId": "p-mouse", "quantity": 1}]}
 
     def placed() -> bool:
-        response = requests.get(f"{faulty.url}/users/{user}/orders", timeout=30)
+        response = requests.get(f"{faulty.url}/users/{user}/orders", headers=bearer(user), timeout=30)
         return bool(response.json()["items"])
 
     stall = faulty.stall(LONG_STALL_SECONDS)
     outcome = without_key_then_history(faulty, "/orders", body, user, stall, placed)
     outcome.no_server_error_but_unknown()
     assert outcome.seen[0] == "503 OUTCOME_UNKNOWN", outcome.seen
-    orders = requests.get(f"{faulty.url}/users/{user}/orders", timeout=30).json()["items"]
+    orders = requests.get(f"{faulty.url}/users/{user}/orders", headers=bearer(user), timeout=30).json()["items"]
     assert len(orders) == 1
     paid = orders[0]["paidAmount"]
     assert faulty.balance(user) == 100_000 - paid

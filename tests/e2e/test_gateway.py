@@ -56,7 +56,7 @@ def test_a_body_that_is_not_utf8_reaches_the_function_and_is_refused(api: Client
     )
 
     assert response.status_code == 400
-    assert response.json() == {"code": "INVALID_REQUEST", "message": "body: must be UTF-8 text"}
+    assert response.json() == {"code": "INVALID_REQUEST", "message": "body: not UTF-8 text"}
     assert api.as_user(user).get(f"/users/{user}/balance").body["balance"] == 500
 
 

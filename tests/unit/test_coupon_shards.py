@@ -244,3 +244,10 @@ def test_a_shard_key_is_never_read_as_a_campaign(aws: Any) -> None:
     assert CouponRepository().get("whole#1") is None
     assert CouponRepository().shard("whole#1", 0) is None
     assert CouponRepository().get("whole") is not None
+
+
+def test_a_shard_count_written_with_a_fraction_is_an_integer(api: Any, aws: Any) -> None:
+    body = {"name": "X", "discount": {"type": "FIXED", "amount": 1}, "totalQuantity": 10.0, "validDays": 1}
+    status, answer = api.call(ADMIN, "POST", "/coupons", {**body, "shards": 4.0}, caller="admin", admin=True)
+    assert status == 201, answer
+    assert len(stored(aws, answer["couponId"])) == 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 from decimal import Decimal
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
@@ -30,9 +30,12 @@ def integral(value: Any) -> Any:
 
 
 def _takes_an_int(annotation: Any) -> bool:
+    """An `int` field, bounded (`Annotated[int, ...]`) or optional (`... | None`) or both."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     if annotation is int:
         return True
-    return get_origin(annotation) in (Union, types.UnionType) and int in get_args(annotation)
+    return get_origin(annotation) in (Union, types.UnionType) and any(_takes_an_int(a) for a in get_args(annotation))
 
 
 class RequestModel(BaseModel):

@@ -147,19 +147,20 @@ def is_positive(case: schemathesis.Case) -> bool:
     return case.meta is not None and case.meta.generation.mode.is_positive
 
 
-# Every Idempotency-Key sent, by caller and key: the request it was first sent with.
-KEYS_SENT: dict[tuple[str, str], tuple[str, str, str]] = {}
+# Every Idempotency-Key sent (as the server reads it) and the first request it came with.
+KEYS_SENT: dict[str, tuple[str, str, str]] = {}
 
 
 def reuses_a_key(case: schemathesis.Case, response: schemathesis.Response) -> bool:
-    """The request carries an Idempotency-Key its caller sent before with another request."""
+    """The request carries an Idempotency-Key that an earlier request of this run carried with
+    another method, path or body."""
     key = {name.lower(): value for name, value in (case.headers or {}).items()}.get("idempotency-key")
     if not isinstance(key, str):
         return False
+    key = key.strip(" \t")  # as the server reads it: HTTP drops the spaces around a header value
     request = response.request
     sent = (str(request.method), str(request.url), str(request.body))
-    first = KEYS_SENT.setdefault((caller(case), key), sent)
-    return first != sent
+    return KEYS_SENT.setdefault(key, sent) != sent
 
 
 def check_an_exception(case: schemathesis.Case, response: schemathesis.Response) -> bool:

@@ -225,6 +225,36 @@ def transact_write(
         pause(_RESEND_PAUSE_SECONDS)
 
 
+def newest_first(
+    table: Any,
+    index: str,
+    user_id: str,
+    id_attribute: str,
+    limit: int,
+    cursor: str | None,
+    *,
+    consistent: bool,
+) -> tuple[list[Any], str | None]:
+    """One page of a user's items on a time-ordered index (partition key `userId`, sort key `seq`
+    of `shop.ids.sequence`), newest first, and the cursor of the next page (None after the last).
+    `consistent` only where the index allows it (a local index)."""
+    query: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": "userId = :user",
+        "ExpressionAttributeValues": {":user": user_id},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if consistent:
+        query["ConsistentRead"] = True
+    if cursor is not None:
+        seq, item_id = sequence_at(cursor)
+        query["ExclusiveStartKey"] = {"userId": user_id, id_attribute: item_id, "seq": seq}
+    answer = table.query(**query)
+    last = answer.get("LastEvaluatedKey")
+    return list(answer.get("Items", [])), sequence_cursor(str(last["seq"])) if last else None
+
+
 def sequence_cursor(seq: str) -> str:
     """A time-ordered page's cursor: the last item's sort key (`shop.ids.sequence`) without its
     separator, so that it is an opaque string of `SEQUENCE_CURSOR_PATTERN`."""

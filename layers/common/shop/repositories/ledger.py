@@ -56,21 +56,10 @@ class LedgerRepository:
 
     def page(self, user_id: str, limit: int, cursor: str | None) -> EntryPage:
         """One page of the user's entries, newest first, and the cursor of the next page."""
-        query: dict[str, Any] = {
-            "IndexName": BY_TIME,
-            "KeyConditionExpression": "userId = :user",
-            "ExpressionAttributeValues": {":user": user_id},
-            "ScanIndexForward": False,
-            "ConsistentRead": True,
-            "Limit": limit,
-        }
-        if cursor is not None:
-            seq, item_id = dynamodb.sequence_at(cursor)
-            query["ExclusiveStartKey"] = {"userId": user_id, "entryId": item_id, "seq": seq}
-        answer = self._table.query(**query)
-        last = answer.get("LastEvaluatedKey")
-        next_cursor = dynamodb.sequence_cursor(str(last["seq"])) if last else None
-        return EntryPage(items=[_entry(item) for item in answer.get("Items", [])], next_cursor=next_cursor)
+        items, next_cursor = dynamodb.newest_first(
+            self._table, BY_TIME, user_id, "entryId", limit, cursor, consistent=True
+        )
+        return EntryPage(items=[_entry(item) for item in items], next_cursor=next_cursor)
 
 
 def _entry(item: dict[str, Any]) -> Entry:

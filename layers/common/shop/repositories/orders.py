@@ -65,21 +65,10 @@ class OrderRepository:
 
     def page_of(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         """One page of the user's orders, newest first, and the cursor of the next page."""
-        query: dict[str, Any] = {
-            "IndexName": BY_USER,
-            "KeyConditionExpression": "userId = :user",
-            "ExpressionAttributeValues": {":user": user_id},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor is not None:
-            seq, item_id = dynamodb.sequence_at(cursor)
-            query["ExclusiveStartKey"] = {"userId": user_id, "orderId": item_id, "seq": seq}
-        answer = self._table.query(**query)
-        last = answer.get("LastEvaluatedKey")
-        next_cursor = dynamodb.sequence_cursor(str(last["seq"])) if last else None
-        items = [Order.model_validate(dynamodb.plain(item)) for item in answer.get("Items", [])]
-        return OrderPage(items=items, next_cursor=next_cursor)
+        items, next_cursor = dynamodb.newest_first(
+            self._table, BY_USER, user_id, "orderId", limit, cursor, consistent=False
+        )
+        return OrderPage(items=[Order.model_validate(dynamodb.plain(item)) for item in items], next_cursor=next_cursor)
 
     def place(self, order: Order, products: dict[str, Product], coupon: IssuedCoupon | None) -> None:
         """Commit the order: stock, balance, coupon, the order record and its PAYMENT entry, in

@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import IO, Any
 
 from local_runtime import template
+from local_runtime.aws_env import DUMMY_CREDENTIALS, REGION
 from local_runtime.worker import error_document, recv_frame, send_frame
 
 LOG = logging.getLogger("local_runtime.functions")
@@ -77,8 +78,6 @@ def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
 # Function instances: one process each.
 # ---------------------------------------------------------------------------------------------
 
-DUMMY_CREDENTIALS = {"key": "local", "secret": "local", "sessiontoken": "local"}
-ACCOUNT_ID = "123456789012"
 # Each instance is a Python process (about 64 MB) and each start a cold import (about 1 s of CPU):
 # the default follows the machine, at least 8.
 DEFAULT_MAX_INSTANCES = max(8, 2 * (os.cpu_count() or 1))
@@ -366,7 +365,7 @@ class LocalFunction:
             instance.end_process()  # its invocation sees the channel close, and fails
 
 
-def stacks(parameter_overrides: Mapping[str, str], region: str = "us-east-1") -> list[Any]:
+def stacks(parameter_overrides: Mapping[str, str], region: str = REGION) -> list[Any]:
     """The template's stacks as `sam local` reads them, with these parameter values."""
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
@@ -387,7 +386,7 @@ class LocalLambda:
         self,
         stack_list: list[Any],
         *,
-        region: str = "us-east-1",
+        region: str = REGION,
         max_instances: int = DEFAULT_MAX_INSTANCES,
         log: Callable[[str], None] = write_log_line,
     ) -> None:

@@ -49,7 +49,7 @@ def seed_at(endpoint: str, region: str = "us-east-1") -> None:
     import subprocess
     import sys
 
-    from local_runtime.functions import DUMMY_CREDENTIALS
+    from local_runtime.aws_env import DUMMY_CREDENTIALS
     from local_runtime.template import ROOT
 
     environment = {

@@ -244,13 +244,10 @@ def test_a_coupon_issue_takes_a_key_too(api: Any) -> None:
 
 def test_a_read_the_database_does_not_answer_is_503_never_500(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     class Silent:
-        def Table(self, name: str) -> Any:
-            return self
-
         def get_item(self, **_: Any) -> Any:
             raise ReadTimeoutError(endpoint_url="http://dynamodb")
 
-    monkeypatch.setattr(dynamodb, "resource", lambda: Silent())
+    monkeypatch.setattr(dynamodb, "table", lambda name: Silent())
     status, body = api.call("BalanceInquiryFunction", "GET", "/users/u1/balance", caller="u1")
     assert (status, body["code"]) == (503, "OUTCOME_UNKNOWN")
     answer = charge(api, 1_000, None)

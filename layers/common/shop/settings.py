@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +23,18 @@ class Settings(BaseModel):
     data_platform_url: str = Field(default="", alias="DATA_PLATFORM_URL")
 
 
+_VARIABLES = tuple(str(field.alias) for field in Settings.model_fields.values())
+
+
 def settings() -> Settings:
-    """Read the environment now. A function's process has one environment for its life; tests
-    change it between cases (another endpoint, another data platform), and the read is cheap."""
-    return Settings.model_validate(dict(os.environ))
+    """The settings the environment holds now. A function's process has one environment for its
+    life; tests change it between cases (another endpoint, another data platform). Only the
+    variables are read on each call: the settings of the same values are made once."""
+    return _settings(tuple(os.environ.get(name) for name in _VARIABLES))
+
+
+@lru_cache(maxsize=32)
+def _settings(values: tuple[str | None, ...]) -> Settings:
+    return Settings.model_validate(
+        {name: value for name, value in zip(_VARIABLES, values, strict=True) if value is not None}
+    )

@@ -65,7 +65,14 @@ def client() -> Any:
 
 
 def table(name: str) -> Any:
-    return resource().Table(name)
+    """The table's resource (boto3 builds a resource class on every `Table()`: made once per
+    container and endpoint)."""
+    return _table(settings().dynamodb_endpoint_url, name)
+
+
+@cache
+def _table(endpoint_url: str, name: str) -> Any:
+    return _resource(endpoint_url).Table(name)
 
 
 MAX_ATTEMPTS = 8
@@ -125,6 +132,7 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch between emulators)."""
     _resource.cache_clear()
     _client.cache_clear()
+    _table.cache_clear()
 
 
 def plain(value: Any) -> Any:

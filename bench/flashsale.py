@@ -4,9 +4,13 @@ This machine cannot send 10,000 requests a second, so the issue path is replayed
 events on a model of DynamoDB: every item on its own partition, each partition a token bucket of
 1,000 WCU/s and 3,000 RCU/s; a transactional write of a small item costs 2 WCU; a transaction holds
 its items from prepare to commit, and another transaction reaching a held item is cancelled with
-`TransactionConflict`. The requests follow `CouponService.issue` step by step (one shard read, the
-transaction on that shard with the layer's retries and backoff from `shop.repositories.dynamodb`,
-the walk to other shards, the sold-out mark), so the figures move when that code's policy does.
+`TransactionConflict`. The requests follow `CouponService.issue` step by step (the first request of a
+function instance reads shard 0, a warm instance goes straight to the transaction on a shard it has
+not seen empty, with the layer's retries and backoff from `shop.repositories.dynamodb`; the walk to
+the other shards; the sold-out mark), so the figures move when that code's policy does. Requests
+are served by function instances as Lambda runs them: an idle one if any (the most recently freed),
+else a new, cold one; each remembers, for its whole life, the campaign, the shards it has seen
+empty and whether the campaign is sold out.
 
 Nothing here reads a clock: a run is a function of its parameters and its seed.
 """
@@ -18,6 +22,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from shop.repositories import dynamodb
@@ -34,7 +39,7 @@ class Limits:
     transaction_item_wcu: int = 2  # per item of 1 KB or less in a TransactWriteItems
     cancelled_item_wcu: int = 1  # a cancelled transaction is charged its prepare write, per item
     read_rcu: float = 1.0  # a consistent read of an item up to 4 KB
-    eventual_read_rcu: float = 0.5  # the walk's read of every shard is eventually consistent
+    eventual_read_rcu: float = 0.5  # eventually consistent: an instance's first read, the walk's read of every shard
     one_way: float = 0.002  # seconds between the function and DynamoDB, each way
     service_time: float = 0.001  # a read, a plain write or a refused transaction, inside DynamoDB
     transaction_hold: float = 0.008  # a transaction holds its items from prepare to commit
@@ -93,6 +98,16 @@ class Partition:
 
 
 @dataclass
+class Container:
+    """A function instance's memory of the campaign, kept for its whole life: quantities only go
+    down, so nothing of it is ever unlearnt."""
+
+    knows: bool = False  # the campaign's data and shard count
+    empty: set[int] = field(default_factory=set)  # the shards it has seen empty
+    sold_out: bool = False
+
+
+@dataclass
 class Shard:
     remaining: int
     sold_out: bool = False
@@ -102,7 +117,8 @@ class Shard:
 # What a request asks of the simulated DynamoDB (it is resumed with the answer):
 #   ("read", index) -> (remaining, sold_out) or None when throttled
 #   ("batch", [indices]) -> {index: (remaining, sold_out)} (throttled keys left out: unprocessed)
-#   ("transact", index) -> "ok" | "conflict" | "throttled" | "empty"
+#   ("transact", index) -> "ok" | "conflict" | "throttled" | "empty" | "empty, marked" (the
+#       cancelled transaction returns the shard's old item: marked sold out or not)
 #   ("mark", [indices]) -> None (one transaction marking the shards sold out; best effort)
 #   ("sleep", seconds) -> None
 Op = tuple[str, Any]
@@ -117,6 +133,7 @@ class Tally:
     throttled: int = 0
     retries: int = 0
     reads: int = 0
+    read_retries: int = 0
     batch_reads: int = 0
     marks: int = 0
     issued_in_window: int = 0
@@ -156,6 +173,10 @@ class FlashSale:
         self.issued = 0
         self.holders: Counter[int] = Counter()
         self.tally = Tally()
+        self.idle: list[Container] = []  # the most recently freed last
+        self.containers = 0
+        self.busy = 0
+        self.peak_concurrency = 0
         self.now = 0.0
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._sequence = 0
@@ -173,7 +194,7 @@ class FlashSale:
             arrival += self.random.expovariate(self.offered)
             if arrival >= self.seconds:
                 break
-            self._at(arrival, lambda u=user: self._start(u))
+            self._at(arrival, partial(self._start, user))
             user += 1
         while self._events:
             self.now, _, action = heapq.heappop(self._events)
@@ -181,24 +202,34 @@ class FlashSale:
         return self.result(user)
 
     def _start(self, user: int) -> None:
-        process = self._request(user)
-        self._step(process, None)
+        """A request arrives: an idle container serves it (the most recently freed), else a new one;
+        it stays busy until the request ends."""
+        if self.idle:
+            container = self.idle.pop()
+        else:
+            container = Container()
+            self.containers += 1
+        self.busy += 1
+        self.peak_concurrency = max(self.peak_concurrency, self.busy)
+        self._step(self._request(user, container), None, container)
 
-    def _step(self, process: Process, answer: Any) -> None:
+    def _step(self, process: Process, answer: Any, container: Container) -> None:
         try:
             op = process.send(answer)
         except StopIteration as done:
             self.tally.outcomes[done.value] += 1
+            self.busy -= 1
+            self.idle.append(container)
             return
         kind, argument = op
         if kind == "sleep":
-            self._at(self.now + argument, lambda: self._step(process, None))
+            self._at(self.now + argument, lambda: self._step(process, None, container))
             return
         arrives = self.now + self.limits.one_way
 
         def serve() -> None:
             result, busy = self._serve(kind, argument)
-            self._at(self.now + busy + self.limits.one_way, lambda: self._step(process, result))
+            self._at(self.now + busy + self.limits.one_way, lambda: self._step(process, result, container))
 
         self._at(arrives, serve)
 
@@ -210,7 +241,8 @@ class FlashSale:
         if kind == "read":
             self.tally.reads += 1
             shard = self.shards[argument]
-            if not shard.partition.read(self.now, lim.read_rcu):
+            # an instance's first read of a campaign, eventually consistent
+            if not shard.partition.read(self.now, lim.eventual_read_rcu):
                 self.tally.throttled += 1
                 return None, lim.service_time
             return (shard.remaining, shard.sold_out), lim.service_time
@@ -257,7 +289,7 @@ class FlashSale:
             if not partition.write(self.now, lim.cancelled_item_wcu):
                 self.tally.throttled += 1
                 return "throttled", lim.service_time
-            return "empty", lim.service_time
+            return ("empty, marked" if shard.sold_out else "empty"), lim.service_time
         if not partition.write(self.now, lim.transaction_item_wcu):
             self.tally.throttled += 1
             return "throttled", lim.service_time
@@ -275,6 +307,7 @@ class FlashSale:
     def _read(self, index: int) -> Generator[Op, Any, tuple[int, bool] | None]:
         for attempt in range(READ_ATTEMPTS):
             if attempt:
+                self.tally.read_retries += 1
                 yield ("sleep", self.random.random() * 2 ** (attempt - 1))
             seen = yield ("read", index)
             if seen is not None:
@@ -282,13 +315,15 @@ class FlashSale:
         return None
 
     def _take(self, index: int) -> Generator[Op, Any, str]:
-        """`dynamodb.transact_write`: retried on conflict and throttling with the layer's backoff."""
+        """`dynamodb.transact_write`: retried on conflict and throttling with the layer's backoff.
+        "ok", "empty" (the shard holds none), "empty, marked" (none, and the shard is marked sold
+        out), or "contended" (conflicts or throttling through every attempt)."""
         for attempt in range(dynamodb.MAX_ATTEMPTS):
             if attempt:
                 self.tally.retries += 1
                 yield ("sleep", dynamodb.pause_before(attempt, self.random.uniform))
             answer = yield ("transact", index)
-            if answer in ("ok", "empty"):
+            if answer in ("ok", "empty", "empty, marked"):
                 return answer  # type: ignore[no-any-return]
         return "contended"
 
@@ -305,30 +340,46 @@ class FlashSale:
                 return seen
         return None
 
-    def _request(self, user: int) -> Process:
-        start = self.random.randrange(self.count)  # a warm container knows the shard count
-        first = yield from self._read(start)
-        if first is None:
-            return "409 CONCURRENT_UPDATE (reads throttled)"
-        remaining, sold_out = first
-        if sold_out or (self.count == 1 and remaining <= 0):
-            return "409 COUPON_SOLD_OUT (one read)"
-        tried = {start}
-        if remaining > 0:
+    def _request(self, user: int, container: Container) -> Process:
+        if container.sold_out:
+            return "409 COUPON_SOLD_OUT (known)"  # no call at all
+        if not container.knows:
+            # new to the campaign: shard 0 (eventually consistent) holds its data and shard count
+            first = yield from self._read(0)
+            if first is None:
+                return "409 CONCURRENT_UPDATE (reads throttled)"
+            container.knows = True
+            remaining, sold_out = first
+            if remaining <= 0:
+                container.empty.add(0)
+            if sold_out or (self.count == 1 and remaining <= 0):
+                container.sold_out = True
+                return "409 COUPON_SOLD_OUT (one read)"
+        # the transaction on a shard, at random, that this container has not seen empty
+        candidates = [index for index in range(self.count) if index not in container.empty]
+        tried = set(container.empty)
+        if candidates:
+            start = self.random.choice(candidates)
+            tried.add(start)
             taken = yield from self._take(start)
             if taken == "ok":
                 self.holders[user] += 1
                 return "201"
-            if taken == "empty" and self.count == 1:
-                return "409 COUPON_SOLD_OUT"
+            if taken != "contended":
+                container.empty.add(start)
+                if taken == "empty, marked" or self.count == 1:
+                    container.sold_out = True
+                    return "409 COUPON_SOLD_OUT (transaction)"
         while True:
             seen = yield from self._all()
             if seen is None:
                 return "409 CONCURRENT_UPDATE (reads throttled)"
+            container.empty.update(index for index, (left, _) in seen.items() if left <= 0)
             if all(left <= 0 for left, _ in seen.values()):
                 unmarked = [index for index, (_, marked) in seen.items() if not marked]
                 if self.count > 1 and unmarked:
                     yield ("mark", unmarked)
+                container.sold_out = True
                 return "409 COUPON_SOLD_OUT"
             open_shards = [index for index, (left, _) in seen.items() if left > 0 and index not in tried]
             if not open_shards:
@@ -340,6 +391,11 @@ class FlashSale:
                 if taken == "ok":
                     self.holders[user] += 1
                     return "201"
+                if taken != "contended":
+                    container.empty.add(index)
+                    if taken == "empty, marked" or self.count == 1:
+                        container.sold_out = True
+                        return "409 COUPON_SOLD_OUT (transaction)"
 
     # ------------------------------------------------------------ the result
 
@@ -370,6 +426,9 @@ class FlashSale:
             "throttled": self.tally.throttled,
             "retries": self.tally.retries,
             "reads": self.tally.reads,
+            "read_retries": self.tally.read_retries,
+            "containers": self.containers,
+            "peak_concurrency": self.peak_concurrency,
             "batch_reads": self.tally.batch_reads,
             "marks": self.tally.marks,
             "wcu_per_issued": wcu / self.issued if self.issued else None,

@@ -13,6 +13,7 @@ from moto import mock_aws
 from local_runtime.functions import load_handler
 from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
+from shop.services.coupons import known_campaigns
 from tests.support.lambda_events import LambdaContext, http_event
 
 
@@ -21,6 +22,7 @@ def aws() -> Iterator[Any]:
     """moto's DynamoDB with the template's tables; yields a low-level client."""
     with mock_aws():
         dynamodb.reset_clients()
+        known_campaigns.clear()
         client = boto3.client("dynamodb")
         create_tables(client)
         yield client

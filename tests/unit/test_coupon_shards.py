@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
 from typing import Any
@@ -12,7 +13,7 @@ from shop.errors import ConcurrentUpdate, CouponAlreadyIssued, CouponSoldOut
 from shop.identity import Caller
 from shop.models.coupon import DEFAULT_MAX_SHARDS, Coupon, FixedDiscount, IssuedCoupon, default_shards, split
 from shop.repositories.coupons import CouponRepository, shard_key
-from shop.services.coupons import CouponService
+from shop.services.coupons import CouponService, KnownCampaigns
 
 ADMIN = "CatalogueAdminFunction"
 ISSUE = "CouponIssueFunction"
@@ -145,6 +146,9 @@ class Always(random.Random):
     def randrange(self, *_: Any, **__: Any) -> int:  # type: ignore[override]
         return self.shard
 
+    def choice(self, seq: Any) -> Any:
+        return self.shard if self.shard in seq else seq[0]
+
 
 def campaign(coupon_id: str, quantity: int, shards: int) -> None:
     CouponRepository().create(
@@ -160,42 +164,107 @@ def campaign(coupon_id: str, quantity: int, shards: int) -> None:
     )
 
 
-def test_one_shard_issues_with_one_read_and_one_transaction_and_answers_sold_out_with_one_read(
+def test_one_shard_is_read_once_per_instance_then_each_issue_is_one_transaction_and_sold_out_is_learnt(
     aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    campaign("single", 1, 1)
-    service = CouponService()
+    campaign("single", 2, 1)
+    service = CouponService(known=KnownCampaigns())
     calls = Calls(monkeypatch)
     service.issue(Caller("a"), "single")
-    assert calls.made == ["shard", "issue"]
+    assert calls.made == ["shard", "issue"]  # an instance new to the campaign reads it first
+    calls.made.clear()
+    service.issue(Caller("b"), "single")
+    assert calls.made == ["issue"]  # then the transaction alone
     calls.made.clear()
     with pytest.raises(CouponSoldOut):
-        service.issue(Caller("b"), "single")
-    assert calls.made == ["shard"]
+        service.issue(Caller("c"), "single")
+    assert calls.made == ["issue"]  # refused by the transaction: the instance learns it is sold out
+    calls.made.clear()
+    with pytest.raises(CouponSoldOut):
+        service.issue(Caller("d"), "single")
+    assert calls.made == []
+    with pytest.raises(CouponSoldOut):
+        CouponService(known=KnownCampaigns()).issue(Caller("e"), "single")
+    assert calls.made == ["shard"]  # another instance: its one read answers
+    assert CouponService().coupon("single").remaining_quantity == 0
 
 
 def test_a_request_whose_shard_is_empty_walks_to_one_that_is_not(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     campaign("walk", 4, 4)
-    service = CouponService(rng=Always(0))
+    known = KnownCampaigns()
+    service = CouponService(rng=Always(0), known=known)
     calls = Calls(monkeypatch)
-    service.issue(Caller("a"), "walk")  # shard 0, read first while the count is unknown
+    service.issue(Caller("a"), "walk")  # shard 0, read first while the campaign is new to the instance
     assert calls.made == ["shard", "issue"]
     calls.made.clear()
     service.issue(Caller("b"), "walk")  # shard 0 is empty now: one read of all, then a shard that holds one
-    assert calls.made == ["shard", "shards", "issue"]
+    assert calls.made == ["issue", "shards", "issue"]
+    state = known.get("walk")
+    assert state is not None and 0 in state.empty
+    calls.made.clear()
     for user in ("c", "d"):
         service.issue(Caller(user), "walk")
+    assert calls.made.count("issue") >= 2
     assert [s.remaining_quantity for s in CouponRepository().shards("walk", 4)] == [0, 0, 0, 0]
     calls.made.clear()
     with pytest.raises(CouponSoldOut):
         service.issue(Caller("e"), "walk")
-    assert calls.made == ["shard", "shards", "mark_sold_out"]
+    assert calls.made[-2:] == ["shards", "mark_sold_out"]
+    assert calls.made.count("issue") <= 1  # only a shard not yet seen empty is tried
+    assert state.sold_out and state.empty == {0, 1, 2, 3}
     calls.made.clear()
-    later = CouponService(rng=Always(3))
-    for user in ("f", "g"):  # shard 0 (the count still unknown), then shard 3: one read each, no write
+    with pytest.raises(CouponSoldOut):
+        service.issue(Caller("f"), "walk")
+    assert calls.made == []  # known sold out: no call
+    later = CouponService(rng=Always(3), known=KnownCampaigns())
+    for user in ("g", "h"):  # a new instance: one read of shard 0, marked; then nothing
         with pytest.raises(CouponSoldOut):
             later.issue(Caller(user), "walk")
-    assert calls.made == ["shard", "shard"]
+    assert calls.made == ["shard"]
+
+
+def test_an_instance_never_tries_first_a_shard_it_has_seen_empty(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    campaign("skip", 6, 3)  # 2 coupons a shard
+    known = KnownCampaigns()
+    service = CouponService(rng=random.Random(5), known=known)
+    tried: list[int] = []
+    real_issue = CouponRepository.issue
+
+    def spy(self: CouponRepository, coupon: IssuedCoupon, shard: int = 0) -> None:
+        tried.append(shard)
+        real_issue(self, coupon, shard)
+
+    monkeypatch.setattr(CouponRepository, "issue", spy)
+    seen_empty_before: list[set[int]] = []
+    first_tried: list[int] = []
+    for user in range(7):
+        state = known.get("skip")
+        seen_empty_before.append(set(state.empty) if state else set())
+        tried.clear()
+        with contextlib.suppress(CouponSoldOut):
+            service.issue(Caller(f"u{user}"), "skip")
+        first_tried.append(tried[0] if tried else -1)
+    for before, first in zip(seen_empty_before, first_tried, strict=True):
+        assert first not in before
+    state = known.get("skip")
+    assert state is not None and state.sold_out and state.empty == {0, 1, 2}
+    assert CouponService().coupon("skip").remaining_quantity == 0
+
+
+def test_a_marked_shard_refusing_a_transaction_answers_sold_out_without_a_walk(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign("marked", 2, 2)
+    first = CouponService(rng=Always(0), known=KnownCampaigns())
+    second = CouponService(rng=Always(1), known=KnownCampaigns())
+    second.issue(Caller("warm"), "marked")  # learns the campaign (shard 0 read), takes shard 0
+    first.issue(Caller("a"), "marked")  # reads shard 0 empty, walks to shard 1
+    with pytest.raises(CouponSoldOut):
+        first.issue(Caller("b"), "marked")  # shard 1 refuses; the walk sees both empty and marks them
+    calls = Calls(monkeypatch)
+    with pytest.raises(CouponSoldOut):
+        second.issue(Caller("d"), "marked")  # shard 1, not seen empty by this instance: refused, marked
+    assert calls.made == ["issue"]
 
 
 def test_a_walk_tries_each_shard_at_most_once(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

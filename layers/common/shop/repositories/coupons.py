@@ -29,11 +29,13 @@ SHARD_SEPARATOR = "#"
 
 
 class ShardSoldOut(CouponSoldOut):
-    """The shard the transaction took from was empty; others may still hold coupons."""
+    """The shard the transaction took from was empty; others may still hold coupons, unless the
+    shard was marked as belonging to a sold-out campaign (`campaign_sold_out`)."""
 
-    def __init__(self, coupon_id: str, shard: int) -> None:
+    def __init__(self, coupon_id: str, shard: int, *, campaign_sold_out: bool = False) -> None:
         super().__init__(coupon_id)
         self.shard = shard
+        self.campaign_sold_out = campaign_sold_out
 
 
 def shard_key(coupon_id: str, index: int) -> str:
@@ -79,12 +81,13 @@ class CouponRepository:
             remaining += sum(s.remaining_quantity for s in self._read(coupon_id, range(1, first.count)))
         return first.campaign.model_copy(update={"remaining_quantity": remaining})
 
-    def shard(self, coupon_id: str, index: int) -> CouponShard | None:
-        """One shard, read consistently (1 RCU)."""
+    def shard(self, coupon_id: str, index: int, *, consistent: bool = True) -> CouponShard | None:
+        """One shard, read consistently (1 RCU) or eventually (half: its quantity may show fuller
+        than it is, never emptier)."""
         if SHARD_SEPARATOR in coupon_id:
             return None
         answer = dynamodb.table(self._coupons_table).get_item(
-            Key={"couponId": shard_key(coupon_id, index)}, ConsistentRead=True
+            Key={"couponId": shard_key(coupon_id, index)}, ConsistentRead=consistent
         )
         return _shard(coupon_id, answer["Item"]) if "Item" in answer else None
 
@@ -112,7 +115,8 @@ class CouponRepository:
         """In one transaction: take one from the shard's remaining quantity if any is left,
         and record the coupon if the user holds none of this campaign.
 
-        Raises `ShardSoldOut` (a `CouponSoldOut`) when the shard is empty."""
+        Raises `ShardSoldOut` (a `CouponSoldOut`) when the shard is empty, saying whether it was
+        marked sold out (the cancellation returns the shard as it was)."""
         take_one = {
             "Update": {
                 "TableName": self._coupons_table,
@@ -135,9 +139,10 @@ class CouponRepository:
             campaign, issued = reasons
             if dynamodb.failed_condition(issued):
                 return CouponAlreadyIssued(coupon.coupon_id)
-            if dynamodb.old_item(campaign) is None:
+            old = dynamodb.old_item(campaign)
+            if old is None:
                 return CouponNotFound(coupon.coupon_id)
-            return ShardSoldOut(coupon.coupon_id, shard)
+            return ShardSoldOut(coupon.coupon_id, shard, campaign_sold_out=bool(old.get("soldOut")))
 
         dynamodb.transact_write([take_one, record], refusal)
 

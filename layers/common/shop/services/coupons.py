@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 
@@ -16,21 +17,73 @@ from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, IssuedCouponLi
 from shop.observability import metrics
 from shop.repositories.coupons import CouponRepository, ShardSoldOut
 
-# Shard counts of the campaigns this container has seen (a campaign's count never changes).
-_KNOWN_CAMPAIGNS = 10_000
-
 
 class _Take(Enum):
     ISSUED = "issued"
     EMPTY = "empty"
+    SOLD_OUT = "sold out"
     CONTENDED = "contended"
 
 
+@dataclass
+class KnownCampaign:
+    """What a function instance has learnt of one campaign: its data and shard count (which never
+    change), the shards it has seen empty, and whether the campaign is sold out. Quantities only go
+    down, so nothing here is ever unlearnt."""
+
+    campaign: Coupon
+    count: int
+    empty: set[int] = field(default_factory=set)
+    sold_out: bool = False
+
+    def open_shards(self) -> list[int]:
+        """The shards not seen empty yet."""
+        return [index for index in range(self.count) if index not in self.empty]
+
+
+class KnownCampaigns:
+    """The campaigns a function instance has seen, kept for its life (at most 10,000)."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._campaigns: dict[str, KnownCampaign] = {}
+
+    def get(self, coupon_id: str) -> KnownCampaign | None:
+        return self._campaigns.get(coupon_id)
+
+    def learn(self, coupon_id: str, shard: CouponShard) -> KnownCampaign:
+        if len(self._campaigns) >= self.LIMIT:
+            self._campaigns.clear()
+        known = KnownCampaign(campaign=shard.campaign, count=shard.count, sold_out=shard.answers_sold_out)
+        if shard.remaining_quantity <= 0:
+            known.empty.add(shard.index)
+        self._campaigns[coupon_id] = known
+        return known
+
+    def forget(self, coupon_id: str) -> None:
+        self._campaigns.pop(coupon_id, None)
+
+    def clear(self) -> None:
+        self._campaigns.clear()
+
+
+known_campaigns = KnownCampaigns()
+"""This instance's: shared by its services, as its DynamoDB clients are (tests clear it when they
+clear the tables)."""
+
+
 class CouponService:
-    def __init__(self, coupons: CouponRepository | None = None, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        coupons: CouponRepository | None = None,
+        *,
+        rng: random.Random | None = None,
+        known: KnownCampaigns | None = None,
+    ) -> None:
         self._coupons = coupons or CouponRepository()
         self._random = rng or random.Random()
-        self._shard_counts: dict[str, int] = {}
+        self._known = known if known is not None else known_campaigns
 
     def create(self, caller: Caller, new: NewCoupon) -> Coupon:
         caller.administers()
@@ -60,13 +113,15 @@ class CouponService:
         """Issue one coupon of the campaign to the caller (`user_id`, if given, must be the caller),
         if any is left and the caller has none.
 
-        One shard is read (chosen at random once the campaign's shard count is known, shard 0
-        before): it answers a campaign already sold out without a write, and holds the campaign's
-        data. The transaction on that shard decides. A shard found empty or contended sends the
-        request to the others (one BatchGetItem, then the ones that still hold coupons, in random
-        order, each at most once); when every shard is empty the campaign is sold out, and is
-        marked so on every shard. The walk's read of every shard is eventually consistent (half the
-        RCU): it may show a shard fuller than it is, never emptier, and the transactions decide.
+        The first time an instance sees the campaign it reads shard 0 (eventually consistent, half
+        an RCU): the campaign's data and shard count, which never change, and whether it is sold
+        out. It reads nothing first after that: the transaction on one shard it has not seen empty,
+        at random, decides, and a campaign it knows to be sold out is answered with no call. A shard found
+        empty or contended sends the request to the others (one BatchGetItem, then the ones that
+        still hold coupons, in random order, each at most once); when every shard is empty the
+        campaign is sold out, and is marked so on every shard. The walk's read of every shard is
+        eventually consistent (half the RCU): it may show a shard fuller than it is, never
+        emptier, and the transactions decide.
         """
         user_id = caller.acts_for(user_id)
         try:
@@ -74,15 +129,18 @@ class CouponService:
         except CouponSoldOut:
             metrics.add_metric(name="CouponSoldOut", unit=MetricUnit.Count, value=1)
             raise
+        except CouponNotFound:
+            self._known.forget(coupon_id)
+            raise
         metrics.add_metric(name="CouponsIssued", unit=MetricUnit.Count, value=1)
         return issued
 
     def _issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
-        first = self._first_shard(coupon_id)
-        if first.answers_sold_out:
+        known = self._known.get(coupon_id) or self._first_read(coupon_id)
+        if known.sold_out:
             raise CouponSoldOut(coupon_id)
         issued_at = clock.now()
-        campaign = first.campaign
+        campaign = known.campaign
         issued = IssuedCoupon(
             issued_coupon_id=issued_coupon_id(coupon_id, user_id),
             coupon_id=coupon_id,
@@ -93,47 +151,51 @@ class CouponService:
             issued_at=issued_at,
             expires_at=issued_at + timedelta(days=campaign.valid_days),
         )
-        tried = {first.index}
-        if first.remaining_quantity > 0:
-            taken = self._take(issued, first.index)
+        open_shards = known.open_shards()
+        tried = set(known.empty)
+        if open_shards:
+            start = self._random.choice(open_shards)
+            tried.add(start)
+            taken = self._take(issued, start, known)
             if taken is _Take.ISSUED:
                 return issued
-            if taken is _Take.EMPTY and first.count == 1:
+            if taken is _Take.SOLD_OUT:
                 raise CouponSoldOut(coupon_id)
-        return self._walk(issued, first.count, tried)
+        return self._walk(issued, known, tried)
 
-    def _first_shard(self, coupon_id: str) -> CouponShard:
-        known = self._shard_counts.get(coupon_id)
-        start = self._random.randrange(known) if known else 0
-        shard = self._coupons.shard(coupon_id, start)
-        if shard is None and start != 0:
-            shard = self._coupons.shard(coupon_id, 0)
+    def _first_read(self, coupon_id: str) -> KnownCampaign:
+        """What the instance learns of a campaign it has not seen: shard 0, eventually consistent
+        (its data and shard count never change; its quantity may show fuller than it is, never
+        emptier, and its sold-out mark may not show yet: the transactions decide)."""
+        shard = self._coupons.shard(coupon_id, 0, consistent=False)
         if shard is None:
-            self._shard_counts.pop(coupon_id, None)
             raise CouponNotFound(coupon_id)
-        if len(self._shard_counts) >= _KNOWN_CAMPAIGNS:
-            self._shard_counts.clear()
-        self._shard_counts[coupon_id] = shard.count
-        return shard
+        return self._known.learn(coupon_id, shard)
 
-    def _take(self, issued: IssuedCoupon, shard: int) -> _Take:
+    def _take(self, issued: IssuedCoupon, shard: int, known: KnownCampaign) -> _Take:
         try:
             self._coupons.issue(issued, shard)
-        except ShardSoldOut:
+        except ShardSoldOut as empty:
+            known.empty.add(shard)
+            if empty.campaign_sold_out or known.count == 1:
+                known.sold_out = True
+                return _Take.SOLD_OUT
             return _Take.EMPTY
         except ConcurrentUpdate:
             return _Take.CONTENDED
         return _Take.ISSUED
 
-    def _walk(self, issued: IssuedCoupon, count: int, tried: set[int]) -> IssuedCoupon:
+    def _walk(self, issued: IssuedCoupon, known: KnownCampaign, tried: set[int]) -> IssuedCoupon:
         """Try the shards not tried yet that hold coupons, as one read of them all shows; each
         shard is tried at most once, so this ends within `count` transactions."""
-        coupon_id = issued.coupon_id
+        coupon_id, count = issued.coupon_id, known.count
         while True:
             shards = self._coupons.shards(coupon_id, count, consistent=count == 1)
+            known.empty.update(shard.index for shard in shards if shard.remaining_quantity <= 0)
             if all(shard.remaining_quantity <= 0 for shard in shards):
                 if count > 1:
                     self._coupons.mark_sold_out(coupon_id, [s.index for s in shards if not s.sold_out])
+                known.sold_out = True
                 raise CouponSoldOut(coupon_id)
             open_shards = [s.index for s in shards if s.remaining_quantity > 0 and s.index not in tried]
             if not open_shards:
@@ -142,8 +204,11 @@ class CouponService:
             self._random.shuffle(open_shards)
             for index in open_shards:
                 tried.add(index)
-                if self._take(issued, index) is _Take.ISSUED:
+                taken = self._take(issued, index, known)
+                if taken is _Take.ISSUED:
                     return issued
+                if taken is _Take.SOLD_OUT:
+                    raise CouponSoldOut(coupon_id)
 
     def issued_to(self, caller: Caller, user_id: str) -> IssuedCouponList:
         """The user's coupons, newest first, with their status as of now: the caller's own, or any

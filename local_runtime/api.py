@@ -19,6 +19,7 @@ Where SAM's emulation differs from an AWS HTTP API, `HttpApiGateway` answers as 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -114,12 +115,54 @@ class HttpApiGateway(local_apigw_service.LocalApigwService):  # type: ignore[mis
         return response
 
 
+MAX_KEPT_BODY_BYTES = 10 * 1024 * 1024
+"""API Gateway's payload limit: a request with a larger body is served on a connection closed after it."""
+
+
+def _body_length(headers: Any) -> int | None:
+    """The length of a request's body as its headers declare it (0 for none), or None when it is
+    chunked, unreadable or larger than `MAX_KEPT_BODY_BYTES`."""
+    if headers.get("Transfer-Encoding") is not None:
+        return None
+    declared = headers.get("Content-Length")
+    if declared is None:
+        return 0
+    try:
+        length = int(declared)
+    except ValueError:
+        return None
+    return length if 0 <= length <= MAX_KEPT_BODY_BYTES else None
+
+
 class _RequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler, answering a request it cannot read with a JSON body, and
-    sending each answer at once (the headers and the body are two writes: with Nagle's algorithm
-    the body would wait for the client to acknowledge the headers)."""
+    """werkzeug's request handler, answering a request it cannot read with a JSON body, sending
+    each answer at once (the headers and the body are two writes: with Nagle's algorithm the body
+    would wait for the client to acknowledge the headers), and keeping HTTP/1.1 connections open
+    between requests, as API Gateway does. werkzeug closes every connection, since it cannot tell
+    where a body the application left unread ends; here a body of a declared length is read whole
+    before the application runs, so the next request starts where it ends."""
 
     disable_nagle_algorithm = True
+    _keep_alive = False
+
+    def run_wsgi(self) -> None:
+        length = _body_length(self.headers)
+        if length is None or self.request_version != "HTTP/1.1" or self.close_connection:
+            super().run_wsgi()
+            return
+        connection = self.rfile
+        self.rfile = io.BytesIO(connection.read(length) if length else b"")
+        self._keep_alive = True
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection
+            self._keep_alive = False
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+            return  # the request was read whole: the connection can carry the next one
+        super().send_header(keyword, value)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         try:

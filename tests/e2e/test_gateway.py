@@ -4,11 +4,13 @@ function and its invocation."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -107,3 +109,53 @@ def test_function_output_is_one_whole_line_per_record_naming_function_and_reques
                 assert match["function"] == "CouponIssueFunction"
                 issued[match["request"]] = record
     assert len(issued) == 64  # one metrics record per invocation, each under its own request id
+
+
+def _connection(api_url: str) -> http.client.HTTPConnection:
+    address = urlsplit(api_url)
+    return http.client.HTTPConnection(str(address.hostname), address.port, timeout=30)
+
+
+def _exchange(
+    connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None, **headers: str
+) -> http.client.HTTPResponse:
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    return response
+
+
+def test_a_connection_carries_one_request_after_another_as_api_gateway_keeps_it_open(api_url: str) -> None:
+    connection = _connection(api_url)
+    try:
+        answers = [_exchange(connection, "GET", "/products") for _ in range(3)]
+        sockets = {id(connection.sock)}
+    finally:
+        connection.close()
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    assert all(answer.getheader("Connection") is None and not answer.will_close for answer in answers)
+    assert len(sockets) == 1
+
+
+def test_a_body_the_function_never_reads_is_not_taken_for_the_next_request(api_url: str) -> None:
+    # A route the API does not have: the gateway answers 404 without reading the body, which holds
+    # what would be a request of its own if the connection were read from where the answer ends.
+    smuggled = b"GET /products HTTP/1.1\r\nHost: x\r\n\r\n"
+    connection = _connection(api_url)
+    try:
+        first = _exchange(connection, "POST", "/nope", smuggled, **{"Content-Type": "text/plain"})
+        second = _exchange(connection, "GET", "/nope/again")
+    finally:
+        connection.close()
+    assert (first.status, second.status) == (404, 404)
+    assert not first.will_close and not second.will_close
+
+
+def test_a_chunked_body_is_served_on_a_connection_closed_after_it(api_url: str) -> None:
+    connection = _connection(api_url)
+    try:
+        answer = _exchange(connection, "POST", "/nope", iter([b'{"a":', b"1}"]), **{"Transfer-Encoding": "chunked"})
+    finally:
+        connection.close()
+    assert answer.status == 404
+    assert answer.will_close

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import Enum
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -16,13 +15,6 @@ from shop.ids import issued_coupon_id, new_id
 from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, IssuedCouponList, NewCoupon
 from shop.observability import metrics
 from shop.repositories.coupons import CouponRepository, ShardSoldOut
-
-
-class _Take(Enum):
-    ISSUED = "issued"
-    EMPTY = "empty"
-    SOLD_OUT = "sold out"
-    CONTENDED = "contended"
 
 
 @dataclass
@@ -116,12 +108,12 @@ class CouponService:
         The first time an instance sees the campaign it reads shard 0 (eventually consistent, half
         an RCU): the campaign's data and shard count, which never change, and whether it is sold
         out. It reads nothing first after that: the transaction on one shard it has not seen empty,
-        at random, decides, and a campaign it knows to be sold out is answered with no call. A shard found
-        empty or contended sends the request to the others (one BatchGetItem, then the ones that
-        still hold coupons, in random order, each at most once); when every shard is empty the
-        campaign is sold out, and is marked so on every shard. The walk's read of every shard is
-        eventually consistent (half the RCU): it may show a shard fuller than it is, never
-        emptier, and the transactions decide.
+        at random, decides, and a campaign it knows to be sold out is answered with no call. A
+        shard found empty or contended sends the request to the others (one BatchGetItem, then the
+        ones that still hold coupons, in random order, each at most once); when every shard is
+        empty the campaign is sold out, and is marked so on every shard. The walk's read of every
+        shard is eventually consistent (half the RCU): it may show a shard fuller than it is,
+        never emptier, and the transactions decide.
         """
         user_id = caller.acts_for(user_id)
         try:
@@ -156,11 +148,8 @@ class CouponService:
         if open_shards:
             start = self._random.choice(open_shards)
             tried.add(start)
-            taken = self._take(issued, start, known)
-            if taken is _Take.ISSUED:
+            if self._take(issued, start, known):
                 return issued
-            if taken is _Take.SOLD_OUT:
-                raise CouponSoldOut(coupon_id)
         return self._walk(issued, known, tried)
 
     def _first_read(self, coupon_id: str) -> KnownCampaign:
@@ -172,18 +161,21 @@ class CouponService:
             raise CouponNotFound(coupon_id)
         return self._known.learn(coupon_id, shard)
 
-    def _take(self, issued: IssuedCoupon, shard: int, known: KnownCampaign) -> _Take:
+    def _take(self, issued: IssuedCoupon, shard: int, known: KnownCampaign) -> bool:
+        """One transaction on one shard: True once the coupon is issued, False when the shard is
+        empty or stayed contended; CouponSoldOut when it shows the campaign sold out (a marked
+        shard, or the only one, found empty)."""
         try:
             self._coupons.issue(issued, shard)
         except ShardSoldOut as empty:
             known.empty.add(shard)
             if empty.campaign_sold_out or known.count == 1:
                 known.sold_out = True
-                return _Take.SOLD_OUT
-            return _Take.EMPTY
+                raise CouponSoldOut(issued.coupon_id) from empty
+            return False
         except ConcurrentUpdate:
-            return _Take.CONTENDED
-        return _Take.ISSUED
+            return False
+        return True
 
     def _walk(self, issued: IssuedCoupon, known: KnownCampaign, tried: set[int]) -> IssuedCoupon:
         """Try the shards not tried yet that hold coupons, as one read of them all shows; each
@@ -204,11 +196,8 @@ class CouponService:
             self._random.shuffle(open_shards)
             for index in open_shards:
                 tried.add(index)
-                taken = self._take(issued, index, known)
-                if taken is _Take.ISSUED:
+                if self._take(issued, index, known):
                     return issued
-                if taken is _Take.SOLD_OUT:
-                    raise CouponSoldOut(coupon_id)
 
     def issued_to(self, caller: Caller, user_id: str) -> IssuedCouponList:
         """The user's coupons, newest first, with their status as of now: the caller's own, or any

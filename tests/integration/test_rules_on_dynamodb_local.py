@@ -57,7 +57,7 @@ def race(calls: list[Any], workers: int = 16) -> Counter[str]:
         return Counter(pool.map(outcome, calls))
 
 
-def campaign(coupon_id: str, quantity: int) -> None:
+def campaign(coupon_id: str, quantity: int, shards: int = 1) -> None:
     CouponRepository().create(
         Coupon(
             coupon_id=coupon_id,
@@ -66,7 +66,8 @@ def campaign(coupon_id: str, quantity: int) -> None:
             total_quantity=quantity,
             remaining_quantity=quantity,
             valid_days=1,
-        )
+        ),
+        shards,
     )
 
 

@@ -17,6 +17,7 @@ from local_runtime.template import (
     RetryPolicy,
 )
 from tests.e2e.conftest import Client, fresh_id
+from tests.support import polling
 from tests.support.lambda_events import sample
 from tests.support.runtime import MAX_RECEIVE_COUNT
 
@@ -24,13 +25,7 @@ WAIT_SECONDS = 10
 
 
 def eventually(check: Callable[[], Any], seconds: float = WAIT_SECONDS) -> Any:
-    """The first truthy result of `check`, polled until `seconds` pass."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
+    return polling.eventually(check, seconds, every=0.1)
 
 
 def place_order(api: Client, quantity: int = 1, price: int = 1000) -> dict[str, Any]:

@@ -5,7 +5,6 @@ delivered after the next start."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,18 +13,13 @@ from typing import Any
 from local_runtime import ports
 from tests.e2e.conftest import Client
 from tests.e2e.test_events import place_order
-from tests.support import newcomer
+from tests.support import newcomer, polling
 
 START_SECONDS = 180
 
 
 def eventually(check: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
+    return polling.eventually(check, seconds, every=0.2)
 
 
 @contextmanager

@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from local_runtime.events import Backoff, EventRuntime
 from local_runtime.functions import FunctionError
 from tests.support.lambda_events import sample
+from tests.support.polling import eventually
 
 SCALE = 0.002  # 180 s of visibility timeout: 0.36 s
-
-
-def eventually(check: Callable[[], bool], seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 class Forwarder:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from local_runtime.pipe import StreamPipe
 from local_runtime.template import PipeDefinition
+from tests.support.polling import eventually
 
 INSERTS = json.dumps({"eventName": ["INSERT"]})
 
@@ -27,15 +27,6 @@ class RecordingBus:
 
     def put_events(self, events: list[dict[str, Any]]) -> None:
         self.events.extend(events)
-
-
-def eventually(check: Callable[[], bool], seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture

@@ -137,14 +137,12 @@ class Calls:
 
 
 class Always(random.Random):
-    """A random source that always starts at the same shard (and shuffles as a seeded one)."""
+    """A random source that always starts at the same shard while it is open (and shuffles as a
+    seeded one)."""
 
     def __init__(self, shard: int) -> None:
         super().__init__(7)
         self.shard = shard
-
-    def randrange(self, *_: Any, **__: Any) -> int:  # type: ignore[override]
-        return self.shard
 
     def choice(self, seq: Any) -> Any:
         return self.shard if self.shard in seq else seq[0]

@@ -188,12 +188,12 @@ def measure(endpoint: str, max_instances: int = 0) -> dict[str, Any]:
             config=Config(max_pool_connections=OVERLOAD_CLIENTS, retries={"total_max_attempts": 1}),
         )
         # Warm: until the clients' load starts no more instances (each start is a cold import).
-        issuer = runtime.functions["CouponIssueFunction"]
+        coupon_issue = runtime.functions["CouponIssueFunction"]
         deadline = time.monotonic() + WARM_UP_LIMIT_SECONDS
         while True:
-            started = issuer.cold_starts
+            started = coupon_issue.cold_starts
             _run(CLIENTS, WARM_UP_SECONDS, over_http)
-            if issuer.cold_starts == started or time.monotonic() > deadline:
+            if coupon_issue.cold_starts == started or time.monotonic() > deadline:
                 break
         sample = client.scan(TableName="IssuedCouponsTable", Limit=1)["Items"][0]
 

@@ -6,6 +6,12 @@ transformation). Patterns are matched with moto's EventBridge matcher. A target 
 again with backoff, within the rule's MaximumRetryAttempts and MaximumEventAgeInSeconds; past them
 the event is a dead letter (logged, kept in `dead_letters`, and put on the target's dead-letter
 queue when the template gives one).
+
+EventBridge answers PutEvents once it has durably accepted the events. So does this bus when it
+has a journal (`make run PERSIST=1`): `put_events` returns once every delivery it owes (one per
+matching rule) is written to the journal, and a delivery leaves the journal only when it is done
+(the target took the event, or it was dead-lettered). A bus made again on the same journal, after
+a stop of any kind (kill -9 included), delivers what was pending: at least once, as EventBridge.
 """
 
 from __future__ import annotations
@@ -17,15 +23,18 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from moto.events.models import EventPattern
 
 from local_runtime.functions import FunctionError
 from local_runtime.queues import DeadLetter, LocalQueue
+from local_runtime.state_files import JsonLines
 from local_runtime.template import RetryPolicy, RuleDefinition
 
 LOG = logging.getLogger("local_runtime.bus")
@@ -105,12 +114,65 @@ class _Delivery:
     event: dict[str, Any] = field(compare=False)
     attempt: int = field(compare=False, default=1)
     first_try: float = field(compare=False, default=0.0)
+    key: str = field(compare=False, default_factory=lambda: uuid.uuid4().hex)  # its entry in the journal
+
+
+class Journal:
+    """The deliveries a bus has accepted and not finished, in an append-only file: an `accepted`
+    record (the rule and the event) when accepted, a `done` record when finished. Read back, the
+    accepted records with no `done` are what is still owed. Compacted at start and every
+    `compact_every` finished deliveries."""
+
+    def __init__(self, path: Path, compact_every: int = 1000) -> None:
+        self._file = JsonLines(path)
+        self._compact_every = compact_every
+        self._lock = threading.Lock()
+        self._finished = 0
+        self._pending: dict[str, dict[str, Any]] = {}
+        for record in self._file.read():
+            if "accepted" in record:
+                self._pending[record["accepted"]] = record
+            elif "done" in record:
+                self._pending.pop(record["done"], None)
+        self._file.rewrite(self._pending.values())
+
+    def pending(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """What is owed, as (key, rule name, event)."""
+        with self._lock:
+            return [(key, record["rule"], record["event"]) for key, record in self._pending.items()]
+
+    def accept(self, deliveries: Iterable[_Delivery]) -> None:
+        records: list[dict[str, Any]] = [{"accepted": d.key, "rule": d.rule.name, "event": d.event} for d in deliveries]
+        with self._lock:
+            self._file.append(records)
+            self._pending.update((record["accepted"], record) for record in records)
+
+    def finish(self, key: str) -> None:
+        with self._lock:
+            self._pending.pop(key, None)
+            self._finished += 1
+            if self._finished % self._compact_every == 0:
+                self._file.rewrite(self._pending.values())
+            else:
+                self._file.append([{"done": key}])
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class EventBus:
-    """An event bus with the template's rules on it, delivering asynchronously to their targets."""
+    """An event bus with the template's rules on it, delivering asynchronously to their targets
+    (with a `journal`, what it accepted outlasts a stop: see the module's doc)."""
 
-    def __init__(self, name: str, rules: Iterable[Rule], *, backoff: Backoff = Backoff(), workers: int = 4) -> None:
+    def __init__(
+        self,
+        name: str,
+        rules: Iterable[Rule],
+        *,
+        backoff: Backoff = Backoff(),
+        workers: int = 4,
+        journal: Path | None = None,
+    ) -> None:
         self.name = name
         self.rules = [rule for rule in rules if rule.bus == name]
         self.backoff = backoff
@@ -123,15 +185,47 @@ class EventBus:
         self._wake = threading.Condition()
         self._in_flight = 0
         self._stopped = False
+        self._journal = Journal(journal) if journal is not None else None
         self._scheduler = threading.Thread(target=self._schedule, daemon=True, name=f"bus-{name}-scheduler")
         self._scheduler.start()
+        self._resume()
+
+    def _resume(self) -> None:
+        """Deliver what the journal says was accepted and never finished."""
+        if self._journal is None:
+            return
+        by_name = {rule.name: rule for rule in self.rules}
+        owed = self._journal.pending()
+        for key, rule_name, event in owed:
+            rule = by_name.get(rule_name)
+            if rule is None:
+                LOG.error(
+                    "%s: event %s was accepted for rule %s, which the template no longer has; dropped",
+                    self.name,
+                    event.get("id"),
+                    rule_name,
+                )
+                self._journal.finish(key)
+                continue
+            now = time.monotonic()
+            self._enqueue(_Delivery(now, next(self._seq), rule, event, 1, now, key))
+        if owed:
+            LOG.info("%s: %d accepted deliveries resumed from the journal", self.name, len(owed))
 
     def put_events(self, events: Iterable[dict[str, Any]]) -> None:
-        """Deliver each event to the target of every rule whose pattern matches it."""
-        for event in events:
-            for rule in self.rules:
-                if rule.pattern.matches_event(event):  # type: ignore[arg-type]
-                    self._enqueue(_Delivery(time.monotonic(), next(self._seq), rule, event, 1, time.monotonic()))
+        """Accept each event for the target of every rule whose pattern matches it: written to the
+        journal (if any) before this returns, then delivered asynchronously."""
+        now = time.monotonic()
+        deliveries = [
+            _Delivery(now, next(self._seq), rule, event, 1, now)
+            for event in events
+            for rule in self.rules
+            if rule.pattern.matches_event(event)  # type: ignore[arg-type]
+        ]
+        if self._journal is not None:
+            self._journal.accept(deliveries)
+        for delivery in deliveries:
+            self._enqueue(delivery)
 
     def _enqueue(self, delivery: _Delivery) -> None:
         with self._wake:
@@ -172,14 +266,22 @@ class EventBus:
                     delay,
                     error,
                 )
-                retry = _Delivery(time.monotonic() + delay, next(self._seq), rule, delivery.event)
-                retry.attempt, retry.first_try = delivery.attempt + 1, delivery.first_try
+                retry = _Delivery(
+                    time.monotonic() + delay,
+                    next(self._seq),
+                    rule,
+                    delivery.event,
+                    delivery.attempt + 1,
+                    delivery.first_try,
+                    delivery.key,
+                )
                 self._enqueue(retry)
         except Exception as error:  # a bug of this runtime: never lose the event silently
             LOG.exception("delivering to %s failed", rule.name)
             self._dead_letter(delivery, repr(error))
         else:
             self.delivered += 1
+            self._finish(delivery)
         finally:
             with self._wake:
                 self._in_flight -= 1
@@ -193,6 +295,7 @@ class EventBus:
         self.dead_letters.append(letter)
         if queue is not None:
             queue.send(json.dumps(delivery.event))
+        self._finish(delivery)
         LOG.error(
             "DEAD LETTER: %s gave up on event %s after %d attempts%s: %s\n%s",
             delivery.rule.name,
@@ -202,6 +305,10 @@ class EventBus:
             error,
             json.dumps(delivery.event),
         )
+
+    def _finish(self, delivery: _Delivery) -> None:
+        if self._journal is not None:
+            self._journal.finish(delivery.key)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no delivery is pending (tests)."""
@@ -219,4 +326,7 @@ class EventBus:
             self._stopped = True
             self._wake.notify_all()
         self._scheduler.join(timeout=5)
+        # What is not delivered yet stays in the journal, for the next bus on it.
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._journal is not None:
+            self._journal.close()

@@ -6,6 +6,10 @@ GET  /orders            {"count", "deliveries", "items": [order + "receivedAt"],
 GET  /orders/{orderId}  one order, or 404
 POST /faults            {"failNext": n}: answer the next n POST /orders with 503 (to watch retries)
 DELETE /orders          forget everything
+
+With a state file (`make run PERSIST=1`), every order received is appended to it before the answer,
+and read back at start: as a real data platform, it remembers what it received across the shop's
+restarts.
 """
 
 from __future__ import annotations
@@ -16,17 +20,23 @@ import logging
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from local_runtime.state_files import JsonLines
 
 LOG = logging.getLogger("local_runtime.data_platform")
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, state_file: Path | None = None) -> None:
         self.lock = threading.Lock()
         self.orders: dict[str, dict[str, Any]] = {}
         self.deliveries = 0
         self.fail_next = 0
+        self._file = JsonLines(state_file) if state_file is not None else None
+        if self._file is not None:
+            self.orders = {order["orderId"]: order for order in self._file.read() if "orderId" in order}
 
     def receive(self, order: dict[str, Any]) -> bool:
         """Record an order; False if it was already there."""
@@ -34,8 +44,22 @@ class Store:
             self.deliveries += 1
             if order["orderId"] in self.orders:
                 return False
-            self.orders[order["orderId"]] = {**order, "receivedAt": dt.datetime.now(dt.UTC).isoformat()}
+            received = {**order, "receivedAt": dt.datetime.now(dt.UTC).isoformat()}
+            if self._file is not None:
+                self._file.append([received])
+            self.orders[order["orderId"]] = received
             return True
+
+    def clear(self) -> None:
+        with self.lock:
+            self.orders.clear()
+            self.deliveries = 0
+            if self._file is not None:
+                self._file.rewrite([])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
     def take_fault(self) -> bool:
         with self.lock:
@@ -106,10 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         if self.path.split("?", 1)[0].rstrip("/") == "/orders":
-            store = self.server.store
-            with store.lock:
-                store.orders.clear()
-                store.deliveries = 0
+            self.server.store.clear()
             self._answer(200, {"count": 0})
             return
         self._answer(404, {"code": "NOT_FOUND", "message": "no such route"})
@@ -119,9 +140,9 @@ class DataPlatformServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 3001) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 3001, state_file: Path | None = None) -> None:
         super().__init__((host, port), _Handler)
-        self.store = Store()
+        self.store = Store(state_file)
         self._thread: threading.Thread | None = None
 
     @property
@@ -140,3 +161,4 @@ class DataPlatformServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        self.store.close()

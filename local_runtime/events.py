@@ -39,6 +39,9 @@ class Functions(Protocol):
 class EventRuntime:
     """The template's pipes, buses, rules, queues and SQS event sources, against DynamoDB Local.
 
+    With `data_dir`, `queue_dir` and `journal_dir` (`make run PERSIST=1`), the pipes' stream
+    checkpoints, the queues' messages and the buses' accepted deliveries are kept there, so that no
+    event is lost across a stop (see `pipe`, `queues`, `bus`).
     `queue_time_scale` multiplies the queues' times (visibility timeouts, batching windows);
     `max_receive_count`, when given, replaces the maxReceiveCount of every redrive policy (tests)."""
 
@@ -51,6 +54,7 @@ class EventRuntime:
         backoff: Backoff | None = None,
         data_dir: Path | None = None,
         queue_dir: Path | None = None,
+        journal_dir: Path | None = None,
         poll_seconds: float = 0.1,
         queue_time_scale: float = DEFAULT_QUEUE_TIME_SCALE,
         max_receive_count: int | None = None,
@@ -76,7 +80,13 @@ class EventRuntime:
         targets: dict[str, Target] = {name: functions[name] for name in sorted(invoked)}
         all_rules = rules(rule_definitions, targets, self.queues)
         self.buses = {
-            name: EventBus(name, all_rules, backoff=backoff or Backoff()) for name in template.event_buses(doc)
+            name: EventBus(
+                name,
+                all_rules,
+                backoff=backoff or Backoff(),
+                journal=(journal_dir / f"{name}.jsonl") if journal_dir else None,
+            )
+            for name in template.event_buses(doc)
         }
         self.event_sources = {
             definition.name: SqsEventSource(

@@ -5,7 +5,10 @@ describe (source, detail-type, the record as detail).
 
 With a `checkpoint_file` (`make run PERSIST=1`), the last sequence number read of each shard is
 written after each batch and read back at start, so a record is not put on the bus twice across
-runs of the same data.
+runs of the same data. As a pipe moves its stream position only once its target took the batch,
+the checkpoint is written only after `put_events` returned, which is once the bus has accepted the
+events durably (its journal): a stop between the two puts the batch on the bus again, at least
+once, and never loses it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from moto.events.models import EventPattern
 
 from local_runtime.aws_env import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION
 from local_runtime.bus import EventBus
+from local_runtime.state_files import write_atomically
 from local_runtime.template import PipeDefinition
 
 LOG = logging.getLogger("local_runtime.pipe")
@@ -114,9 +118,7 @@ class StreamPipe:
             "streamArn": self._stream_arn,
             "shards": {sid: {"last": s["last"], "done": s["done"]} for sid, s in self._shards.items()},
         }
-        tmp = self.checkpoint_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.checkpoint_file)
+        write_atomically(self.checkpoint_file, json.dumps(state))
 
     # ---- polling
     def _run(self) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from local_runtime.aws_env import ACCOUNT_ID, REGION
+from local_runtime.state_files import write_atomically
 from local_runtime.template import QueueDefinition
 
 LOG = logging.getLogger("local_runtime.queues")
@@ -138,11 +139,8 @@ class LocalQueue:
         """Write the messages to the state file (called with the lock held, after each change)."""
         if self.state_file is None:
             return
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         state = {"queue": self.name, "messages": [m.saved() for m in self._messages.values()]}
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.state_file)
+        write_atomically(self.state_file, json.dumps(state))
 
     @property
     def depth(self) -> int:

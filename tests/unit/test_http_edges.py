@@ -722,6 +722,7 @@ BAD_IDS = {
     "unicode": "유저",
     "slash-free punctuation": "a:b",
     "newline": "a\nb",
+    "trailing newline": "a\n",
 }
 BAD_PATH_IDS = {
     "65 chars": "a" * 65,
@@ -731,6 +732,7 @@ BAD_PATH_IDS = {
     "raw unicode": "유저",
     "encoded slash": "a%2Fb",
     "colon": "a:b",
+    "encoded trailing newline": "a%0A",
 }
 BODY_ID_FIELDS = STRING_FIELDS[:4]
 
@@ -765,6 +767,7 @@ UNROUTABLE_PATH_IDS = {
     "question mark": "a?b",
     "hash": "a#b",
     "newline": "a\nb",
+    "trailing newline": "a\n",
     "nul": "a\x00b",
 }
 
@@ -831,6 +834,7 @@ GARBAGE_CURSORS = {
     "65 chars": "A" * 65,
     "too long": "A" * 600,
     "empty": "",
+    "trailing newline": "p-mouse\n",
 }
 
 

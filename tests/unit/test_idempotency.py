@@ -109,7 +109,7 @@ def test_keys_are_scoped_to_the_caller(api: Any) -> None:
     assert (balance_of("a"), balance_of("b")) == (1_000, 1_000)
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there", "key\n"])
 def test_a_key_outside_1_to_255_printable_ascii_is_400_and_changes_nothing(api: Any, key: str) -> None:
     answer = charge(api, 1_000, key)
     assert (answer.status, answer.body["code"]) == (400, "INVALID_REQUEST")

@@ -230,6 +230,8 @@ def test_the_caller_is_read_from_the_authorizers_context() -> None:
         authorized({}),
         authorized({"sub": ""}),
         authorized({"sub": 7}),
+        authorized({"sub": "u1\n"}),
+        authorized({"sub": "a/b"}),
         authorized("u1"),
     ],
 )

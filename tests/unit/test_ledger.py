@@ -86,6 +86,11 @@ def test_the_history_pages_with_a_cursor_and_refuses_a_forged_one(pens: Any) -> 
     assert [e["amount"] for e in history(pens, "u1", limit="3")] == [7, 6, 5, 4, 3, 2, 1]
     status, body = pens.call(HISTORY, "GET", "/users/u1/balance/history", query={"cursor": "abc"}, caller="u1")
     assert (status, body["code"]) == (400, "INVALID_REQUEST")
+    cursor = pens.call(HISTORY, "GET", "/users/u1/balance/history", query={"limit": "3"}, caller="u1")[1]["nextCursor"]
+    status, body = pens.call(
+        HISTORY, "GET", "/users/u1/balance/history", query={"cursor": f"{cursor}\n"}, caller="u1"
+    )  # a cursor the API gave, with a trailing newline
+    assert (status, body["code"]) == (400, "INVALID_REQUEST")
     status, body = pens.call(HISTORY, "GET", "/users/u1/balance/history", query={"limit": "0"}, caller="u1")
     assert (status, body["code"]) == (400, "INVALID_REQUEST")
 

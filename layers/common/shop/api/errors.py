@@ -137,9 +137,10 @@ def describe_validation_errors(details: Sequence[Any]) -> str:
 
 def ids_outside_the_pattern(event: dict[str, Any]) -> str | None:
     """The refusal of a request whose route API Gateway matched (it names the route in `routeKey`
-    and gives the path parameters) but whose path the resolver cannot match because an id holds
-    characters no route accepts (a slash, a symbol, nothing at all): every path parameter is an
-    id, so this is an id outside the pattern, not an unknown route."""
+    and gives the path parameters) with a path parameter that is not an id, matched whole. Every
+    path parameter is an id, so this is a 400, checked before the resolver runs: its route
+    patterns match none of some such paths (a slash, a symbol, nothing at all: an unknown route
+    to it) and let others through cut short (their "$" matches before a trailing newline)."""
     route_key = event.get("routeKey")
     parameters = event.get("pathParameters")
     if not isinstance(route_key, str) or route_key == "$default" or not isinstance(parameters, dict):
@@ -179,9 +180,6 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
-        outside = ids_outside_the_pattern(app.current_event.raw_event)
-        if outside:
-            return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", outside)
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
 
     @app.exception_handler(errors.OutcomeUnknown)

@@ -109,6 +109,9 @@ def entry_point(
         refused = refused_caller(event, access)
         if refused is not None:
             return refused
+        outside = errors.ids_outside_the_pattern(event)
+        if outside:
+            return errors.invalid_request(outside)
         if body.body_size(event) > body.MAX_BODY_BYTES:
             return errors.invalid_request(f"body: larger than {body.MAX_BODY_BYTES:,} bytes")
         try:

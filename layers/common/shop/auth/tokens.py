@@ -33,10 +33,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from shop.ids import ID_PATTERN
+
 ALGORITHMS = ["RS256"]
 ADMIN_GROUP = "admin"
 MAX_TOKEN_LENGTH = 8192
-SUBJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SUBJECT = re.compile(ID_PATTERN)  # matched whole (fullmatch): "$" alone also matches before a final newline
 CLOCK_SKEW_SECONDS = 30  # leeway on nbf / iat only; exp is held exactly
 
 LOCAL_ISSUER = "https://shop.local/issuer"
@@ -161,7 +163,7 @@ class TokenVerifier:
         if not isinstance(expires_at, int) or isinstance(expires_at, bool) or expires_at <= now:
             raise TokenRefused("claims: expired")  # exp is held exactly, without the leeway
         sub = claims["sub"]
-        if not isinstance(sub, str) or not SUBJECT.match(sub):
+        if not isinstance(sub, str) or not SUBJECT.fullmatch(sub):
             raise TokenRefused("claims: sub is not a user id")
         groups = claims.get("cognito:groups", [])
         if not isinstance(groups, list):

@@ -6,6 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+SCAN_VENV := .venv-scan
+SCAN_BIN := $(SCAN_VENV)/bin
 PORT ?= 3000
 DATA_PLATFORM_PORT ?= 3001
 DOCS_PORT ?= 3002
@@ -20,7 +22,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench ledger-check deploy clean
+.PHONY: help venv scan-venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench ledger-check deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +36,18 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@touch $@
 
 venv: $(VENV)/.installed ## Create the virtual environment
+
+# The template scanners, in a virtual environment of their own: checkov's dependencies conflict
+# with requirements-dev.txt.
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	@command -v $(PYTHON) >/dev/null || $(call apt_install,python3.11 python3.11-venv,$(PYTHON) is needed: install it and run make again)
+	@echo "==> creating $(SCAN_VENV) with the pinned template scanners (cfn-lint with the serverless rules, checkov)" >&2
+	@test -x $(SCAN_BIN)/python || $(PYTHON) -m venv $(SCAN_VENV)
+	@$(SCAN_BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements-scan.txt \
+		|| { echo "installing the template scanners failed (above): check access to PyPI, then run make again" >&2; exit 1; }
+	@touch $@
+
+scan-venv: $(SCAN_VENV)/.installed ## Create the scanners' virtual environment (.venv-scan)
 
 java: ## Make sure Java (for DynamoDB Local) is installed
 	@command -v java >/dev/null || $(call apt_install,openjdk-17-jre-headless,Java 17+ runs DynamoDB Local: install it (apt-get install openjdk-17-jre-headless) and run make again)
@@ -62,11 +76,14 @@ token: venv ## Print a local access token: make -s token USER=<id> [ADMIN=1] [TT
 test: lint unit integration e2e ## Lint, then every test
 	@echo "==> all checks passed"
 
-lint: venv ## ruff and mypy
+lint: venv scan-venv ## ruff, mypy, and the template scanners (cfn-lint with the serverless rules, checkov)
 	@echo "==> ruff and mypy"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+	@echo "==> cfn-lint with the serverless rules, and checkov, on template.yaml (a finding fails)"
+	@$(SCAN_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	@$(SCAN_BIN)/checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
 
 format: venv ## Format the code
 	@$(BIN)/ruff format .
@@ -107,5 +124,5 @@ bench: venv node ## Benchmarks: DynamoDB consumed capacity, ratios, the flash-sa
 deploy: build ## sam deploy with samconfig.toml (needs AWS credentials)
 	@$(BIN)/sam deploy
 
-clean: ## Remove build output, the venv and node_modules
-	rm -rf .aws-sam $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove build output, the venvs and node_modules
+	rm -rf .aws-sam $(VENV) $(SCAN_VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -200,8 +200,11 @@ def test_the_data_platform_queue_retries_for_a_day_before_its_dead_letter_queue(
     rule_dead_letter = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
 
     # Only that rule may send to the queue and to the rule's dead-letter queue.
-    (policy,) = template.resources("AWS::SQS::QueuePolicy").values()
-    assert {"Ref": queue_id} in policy["Properties"]["Queues"]
+    (policy,) = [
+        policy
+        for policy in template.resources("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in policy["Properties"]["Queues"]
+    ]
     assert {"Ref": rule_dead_letter} in policy["Properties"]["Queues"]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert {s["Resource"]["Fn::GetAtt"][0] for s in statements} == {queue_id, rule_dead_letter}

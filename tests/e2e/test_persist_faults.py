@@ -28,6 +28,7 @@ from local_runtime import aws_env, ports
 from local_runtime.ledger_check import check
 from tests.e2e.conftest import Client, fresh_id
 from tests.support import newcomer, polling
+from tests.support.processes import alive, command_line, descendants
 
 START_SECONDS = 180
 CLIENTS = 16
@@ -80,36 +81,6 @@ class Load:
                 self.answers[answer.status] = self.answers.get(answer.status, 0) + 1
                 if answer.status == 201:
                     self.paid.append(answer.body["orderId"])
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def command_line(pid: int) -> str:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    return ""
 
 
 @contextmanager

@@ -16,14 +16,7 @@ import pytest
 from local_runtime import dynamodb_local, template
 from local_runtime.dynamodb_local import SetupError
 from tests.support import polling
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+from tests.support.processes import alive
 
 
 def test_a_second_dynamodb_local_on_the_same_data_is_refused_naming_the_first(tmp_path: Path) -> None:

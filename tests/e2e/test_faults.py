@@ -46,16 +46,16 @@ class Faulty:
     def stall(self, seconds: float, after: float = 0.0) -> threading.Thread:
         """Pause the database `after` seconds from now, for `seconds`; the thread ends once it
         answers again."""
-        process = self.database.process
-        assert process is not None
+        pid = self.database.pid  # the JVM itself, not the watchdog it runs under
+        assert pid is not None
 
         def pause() -> None:
             time.sleep(after)
-            os.kill(process.pid, signal.SIGSTOP)
+            os.kill(pid, signal.SIGSTOP)
             try:
                 time.sleep(seconds)
             finally:
-                os.kill(process.pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
 
         thread = threading.Thread(target=pause, daemon=True)
         thread.start()
@@ -65,9 +65,10 @@ class Faulty:
     def resume_all(self) -> None:
         for thread in self._stalls:
             thread.join(timeout=60)
-        if self.database.process is not None:
+        pid = self.database.pid
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.database.process.pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
 
     def balance(self, user_id: str) -> int:
         item = self.client.get_item(TableName="BalancesTable", Key={"userId": {"S": user_id}}, ConsistentRead=True)

@@ -156,6 +156,7 @@ class LocalRuntime:
                 "DataPlatformUrl": self.data_platform.orders_url,
                 "LogLevel": self.log_level,
                 "LocalTokenPublicKey": public_key_parameter(),
+                "LocalDataPlatformToken": self.data_platform.credential,  # what the data platform expects
             },
             region=REGION,
         )

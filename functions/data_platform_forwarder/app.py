@@ -3,6 +3,8 @@
 Each SQS record's body is the EventBridge event the rule put on the queue. A record that fails is
 reported in `batchItemFailures`: SQS shows it again after the queue's visibility timeout, and after
 maxReceiveCount receives moves it to the dead-letter queue. The others of the batch are not resent.
+Each POST carries `Authorization: Bearer <credential>` (`shop.data_platform_credential`); a 401 or
+403 is a failed delivery like any other, logged as `CREDENTIAL REFUSED`.
 """
 
 import json
@@ -15,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop.models.order import Order
 from shop.observability import logger
-from shop.services.data_platform import DataPlatformService, DataPlatformUnavailable
+from shop.services.data_platform import CredentialRefused, DataPlatformService, DataPlatformUnavailable
 from shop.services.order_events import completed_order
 
 service = DataPlatformService()
@@ -50,6 +52,13 @@ def forward(record: SQSRecord) -> str:
     with logger.append_context_keys(order_id=order.order_id, message_id=record.message_id):
         try:
             service.send(order)
+        except CredentialRefused as error:
+            logger.error(
+                "CREDENTIAL REFUSED: the data platform does not take the credential in DataPlatformCredential; "
+                "the queue delivers the order again",
+                extra={"receive_count": record.attributes.approximate_receive_count, "error": error.message},
+            )
+            raise
         except DataPlatformUnavailable as error:
             logger.warning(
                 "order not sent; the queue delivers it again",

@@ -142,3 +142,35 @@ def test_the_template_routes_order_completed_to_the_forwarder_through_its_queue(
     queue = local_runtime.events.queues["DataPlatformQueue"]
     assert queue.max_receive_count == MAX_RECEIVE_COUNT  # the runtime's override of 480
     assert queue.visibility_timeout == 180 * local_runtime.queue_time_scale
+
+
+def test_deliveries_the_data_platform_refuses_for_their_credential_are_dead_lettered_then_redriven(
+    api: Client, data_platform: Client, local_runtime: LocalRuntime
+) -> None:
+    """The data platform expects another credential (rotated on its side only): each delivery is
+    refused 401, received again, and dead-lettered past maxReceiveCount; once the credentials agree
+    again, the dead letter redriven reaches it: nothing lost."""
+    events = local_runtime.events
+    queue, dead_letter_queue = events.queues["DataPlatformQueue"], events.queues["DataPlatformDeadLetterQueue"]
+    assert eventually(lambda: queue.depth == 0), "an earlier delivery is still pending"
+    dead_before, refused_before = len(queue.dead_letters), data_platform.get("/orders").body["refused"]
+    data_platform.ok("POST", "/credential", {"expect": f"rotated-{fresh_id('credential')}"})
+    try:
+        order = place_order(api)
+
+        assert eventually(lambda: len(queue.dead_letters) == dead_before + 1), "the message was never dead-lettered"
+    finally:
+        data_platform.ok("DELETE", "/credential")  # the secret put right: both sides agree again
+    (letter,) = queue.dead_letters[dead_before:]
+    assert (letter.queue, letter.attempts) == ("DataPlatformDeadLetterQueue", MAX_RECEIVE_COUNT)
+    assert letter.event["detail"]["dynamodb"]["NewImage"]["orderId"]["S"] == order["orderId"]
+    assert data_platform.get("/orders").body["refused"] - refused_before == MAX_RECEIVE_COUNT  # each receive: a 401
+    assert not received(data_platform, order["orderId"])
+    assert dead_letter_queue.depth == 1
+
+    assert events.redrive("DataPlatformDeadLetterQueue") == 1
+
+    assert eventually(lambda: received(data_platform, order["orderId"])), "the redriven order never arrived"
+    assert listed(data_platform, order["orderId"]) == 1
+    assert dead_letter_queue.depth == 0
+    assert eventually(lambda: queue.depth == 0)

@@ -1,4 +1,5 @@
-"""Sending an order to the data platform: only a 2xx answer to the POST is a delivery."""
+"""Sending an order to the data platform: with the shop's credential, and only a 2xx answer to the
+POST is a delivery (a 401 or 403 is a refused credential, a failure like the others)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from shop.data_platform_credential import CredentialUnavailable
 from shop.models.order import Order
 from shop.models.product import Product
-from shop.services.data_platform import DataPlatformService, DataPlatformUnavailable
+from shop.services.data_platform import CredentialRefused, DataPlatformService, DataPlatformUnavailable
 from tests.support.orders import paid_order
 
 ORDER = paid_order(
@@ -21,17 +23,35 @@ ORDER = paid_order(
 )
 
 
+class Given:
+    """A credential that gives `values` in turn and counts the refusals it is told of."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = list(values)
+        self.refusals = 0
+
+    def value(self) -> str:
+        if not self.values:
+            raise CredentialUnavailable("no value")
+        return self.values[0] if len(self.values) == 1 else self.values.pop(0)
+
+    def refused(self) -> None:
+        self.refusals += 1
+
+
 class Platform:
     """A data platform on 127.0.0.1 that answers POSTs with `status` (and `location`)."""
 
     def __init__(self, status: int, location: str | None = None) -> None:
         self.requests: list[tuple[str, str, bytes]] = []
+        self.authorizations: list[str | None] = []
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 platform.requests.append((method, self.path, self.rfile.read(length)))
+                platform.authorizations.append(self.headers.get("Authorization"))
                 code = status if method == "POST" else 200
                 self.send_response(code)
                 if location and method == "POST":
@@ -67,10 +87,36 @@ def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
 
 @pytest.mark.parametrize("platform", [(200, None), (201, None), (204, None)], indirect=True)
 def test_a_2xx_answer_is_a_delivery(platform: Platform) -> None:
-    DataPlatformService(platform.url).send(ORDER)
+    DataPlatformService(platform.url, Given("s3cr3t")).send(ORDER)
     [(method, path, body)] = platform.requests
     assert (method, path) == ("POST", "/orders")
     assert Order.model_validate_json(body) == ORDER
+    assert platform.authorizations == ["Bearer s3cr3t"]
+
+
+@pytest.mark.parametrize("platform", [(201, None)], indirect=True)
+def test_each_delivery_carries_the_credential_of_the_moment(platform: Platform) -> None:
+    service = DataPlatformService(platform.url, Given("before", "after"))
+    service.send(ORDER)
+    service.send(ORDER)
+    assert platform.authorizations == ["Bearer before", "Bearer after"]
+
+
+@pytest.mark.parametrize("platform", [(401, None), (403, None)], indirect=True)
+def test_a_refused_credential_is_a_failed_delivery_and_is_read_again(platform: Platform) -> None:
+    credential = Given("stale")
+    with pytest.raises(CredentialRefused, match="refused the credential") as refused:
+        DataPlatformService(platform.url, credential).send(ORDER)
+    assert isinstance(refused.value, DataPlatformUnavailable)  # the forwarder reports it; the queue retries
+    assert credential.refusals == 1
+    assert platform.authorizations == ["Bearer stale"]
+
+
+@pytest.mark.parametrize("platform", [(201, None)], indirect=True)
+def test_without_a_credential_nothing_is_sent(platform: Platform) -> None:
+    with pytest.raises(DataPlatformUnavailable, match="no credential"):
+        DataPlatformService(platform.url, Given()).send(ORDER)
+    assert platform.requests == []
 
 
 @pytest.mark.parametrize(
@@ -78,10 +124,10 @@ def test_a_2xx_answer_is_a_delivery(platform: Platform) -> None:
 )
 def test_a_redirect_or_an_error_is_not_a_delivery(platform: Platform) -> None:
     with pytest.raises(DataPlatformUnavailable, match="answered"):
-        DataPlatformService(platform.url).send(ORDER)
+        DataPlatformService(platform.url, Given("s3cr3t")).send(ORDER)
     assert [method for method, _, _ in platform.requests] == ["POST"]
 
 
 def test_a_url_that_is_not_http_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="http"):
-        DataPlatformService("file:///etc/passwd")
+        DataPlatformService("file:///etc/passwd", Given("s3cr3t"))

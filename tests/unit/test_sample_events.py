@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from local_runtime import template
 from local_runtime.functions import load_handler
@@ -299,9 +301,11 @@ def check_user_coupons(api: Api) -> None:
     assert answer(invoke(api, "user_coupons.json")) == (200, {"items": []})
 
 
-def check_forwarder(api: Api, data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch) -> None:
+def check_forwarder(
+    api: Api, data_platform: DataPlatform, data_platform_credential: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
-    handler = load_handler("DataPlatformForwarderFunction")  # reads the URL when loaded
+    handler = load_handler("DataPlatformForwarderFunction")  # reads the URL and the secret's ARN when loaded
     event = sample("data_platform_forwarder.json")
     image = json.loads(event["Records"][0]["body"])["detail"]["dynamodb"]["NewImage"]
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
@@ -309,6 +313,7 @@ def check_forwarder(api: Api, data_platform: DataPlatform, monkeypatch: pytest.M
     assert path == "/orders"
     assert headers["Content-Type"] == "application/json"
     assert headers["Idempotency-Key"] == image["orderId"]["S"]
+    assert headers["Authorization"] == f"Bearer {data_platform_credential}"  # the secret's value
     assert body["orderId"] == image["orderId"]["S"]
     assert body["paidAmount"] == int(image["paidAmount"]["N"])
     assert body["items"] == [
@@ -385,6 +390,18 @@ def data_platform() -> Iterator[DataPlatform]:
     platform.close()
 
 
+@pytest.fixture
+def data_platform_credential(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The secret DataPlatformCredential in moto's Secrets Manager, its ARN in the forwarder's
+    environment as the template gives it; yields its value."""
+    value = "credential-of-the-unit-tests"
+    arn = boto3.client("secretsmanager").create_secret(Name="data-platform-credential", SecretString=value)["ARN"]
+    monkeypatch.setenv("DATA_PLATFORM_CREDENTIAL_SECRET_ARN", arn)
+    parameters.clear_caches()  # Powertools' provider is made again inside moto
+    yield value
+    parameters.clear_caches()
+
+
 @pytest.mark.parametrize("event_file", EVENT_FILES)
 def test_sample_event(event_file: str, seeded: None, request: pytest.FixtureRequest) -> None:
     """Run the sample on the seed data and check its answer and its effect (each check asks for
@@ -410,7 +427,9 @@ def forwarder_batch(*orders: tuple[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def forwarder(data_platform: DataPlatform, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], Any]:
+def forwarder(
+    data_platform: DataPlatform, data_platform_credential: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[dict[str, Any]], Any]:
     monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
     handler = load_handler("DataPlatformForwarderFunction")
     return lambda event: handler(event, LambdaContext())
@@ -438,7 +457,7 @@ def test_forwarder_reports_only_the_failing_record_of_a_batch(
 
 
 def test_forwarder_reports_every_record_when_the_data_platform_is_unreachable(
-    monkeypatch: pytest.MonkeyPatch,
+    data_platform_credential: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed = DataPlatform()
     url = closed.url
@@ -450,6 +469,37 @@ def test_forwarder_reports_every_record_when_the_data_platform_is_unreachable(
     answer = handler(event, LambdaContext())
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_forwarder_reports_the_record_whose_credential_the_data_platform_refuses(
+    data_platform: DataPlatform,
+    forwarder: Callable[[dict[str, Any]], Any],
+    status: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data_platform.status = status
+    event = forwarder_batch(("m-1", "order-1"))
+
+    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}  # retried, never dropped
+    assert len(data_platform.received) == 1
+    assert any(r.getMessage().startswith("CREDENTIAL REFUSED") for r in caplog.records)
+
+
+def test_forwarder_sends_nothing_and_reports_every_record_without_its_secret(
+    data_platform: DataPlatform, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
+    monkeypatch.setenv(
+        "DATA_PLATFORM_CREDENTIAL_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone"
+    )
+    parameters.clear_caches()
+    handler = load_handler("DataPlatformForwarderFunction")
+
+    answer = handler(forwarder_batch(("m-1", "order-1")), LambdaContext())
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert data_platform.received == []
 
 
 @pytest.mark.parametrize(

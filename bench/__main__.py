@@ -128,6 +128,7 @@ def main() -> int:
         meter.instrument(dynamodb.client())
         meter.instrument(dynamodb.resource().meta.client)
         meter.instrument(dynamodb.single_attempt_resource().meta.client)
+        meter.instrument(dynamodb.reading_client())
 
         def truncate() -> None:
             truncate_tables(probe)
@@ -143,6 +144,11 @@ def main() -> int:
         print("measuring: the POSTs with and without an Idempotency-Key ...", file=sys.stderr)
         truncate()
         posts = scenarios.posts(meter)
+        print("measuring: the daily reconciliation's RCU per user, 200 and 2,000 users ...", file=sys.stderr)
+        from bench import reconciliation
+
+        reconciled = reconciliation.measure(meter, probe, truncate)
+        truncate()
         print("simulating: a flash sale against DynamoDB's partition limits, in virtual time ...", file=sys.stderr)
         flash = flashsale.sweep()
         print("measuring: coupon issue through make run's HTTP API vs raw TransactWriteItems ...", file=sys.stderr)
@@ -176,12 +182,14 @@ def main() -> int:
         "flash_sale": flash,
         "posts": posts,
         "http_vs_raw": http_raw,
+        "reconciliation": reconciled,
     }
     report(results)
     report_flash_sale(flash)
     from bench import http_vs_raw
 
     http_vs_raw.report(results["http_vs_raw"], table)
+    reconciliation.report(results["reconciliation"], table)
     if not flash["all_exactly_n"]:
         print("FAILED: a simulated run issued other than exactly N", file=sys.stderr)
         return 1

@@ -12,34 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from local_runtime import template
 from local_runtime.run import REGION, RUNNING_ENDPOINT
 
-
-@dataclass(frozen=True)
-class Report:
-    users: int
-    entries: int
-    orders: int
-    differences: list[str]
-
-    @property
-    def holds(self) -> bool:
-        return not self.differences
-
-
-def _items(client: Any, table: str, projection: str, names: dict[str, str]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(
-        TableName=table, ProjectionExpression=projection, ExpressionAttributeNames=names, ConsistentRead=True
-    ):
-        items += page.get("Items", [])
-    return items
+if TYPE_CHECKING:
+    from shop.models.reconciliation import Reconciliation
 
 
 def check(
@@ -47,36 +28,17 @@ def check(
     balances_table: str = "BalancesTable",
     ledger_table: str = "LedgerTable",
     orders_table: str = "OrdersTable",
-) -> Report:
-    """Read every balance, entry and order (consistently) and compare."""
-    balances = {
-        item["userId"]["S"]: int(item.get("balance", {"N": "0"})["N"])
-        for item in _items(client, balances_table, "#u, #b", {"#u": "userId", "#b": "balance"})
-    }
-    sums: dict[str, int] = defaultdict(int)
-    payments: set[str] = set()
-    entries = _items(
-        client, ledger_table, "#u, #t, #a, #o", {"#u": "userId", "#t": "type", "#a": "amount", "#o": "orderId"}
-    )
-    for entry in entries:
-        amount = int(entry["amount"]["N"])
-        sums[entry["userId"]["S"]] += amount if entry["type"]["S"] == "CHARGE" else -amount
-        if "orderId" in entry:
-            payments.add(entry["orderId"]["S"])
-    orders = _items(client, orders_table, "#o, #u", {"#o": "orderId", "#u": "userId"})
-    differences = [
-        f"user {user}: balance {balances.get(user, 0):,}, charges minus payments {sums.get(user, 0):,}"
-        for user in sorted(set(balances) | set(sums))
-        if balances.get(user, 0) != sums.get(user, 0)
-    ]
-    differences += [
-        f"order {order['orderId']['S']} of user {order['userId']['S']} has no PAYMENT entry"
-        for order in orders
-        if order["orderId"]["S"] not in payments
-    ]
-    return Report(
-        users=len(set(balances) | set(sums)), entries=len(entries), orders=len(orders), differences=differences
-    )
+) -> Reconciliation:
+    """Read every balance, entry and order through `client`, compare, and confirm each difference
+    (the layer's `ReconciliationService`, as the scheduled LedgerReconciliationFunction does)."""
+    layer = str(template.ROOT / "layers" / "common")
+    if layer not in sys.path:  # run as `python -m local_runtime.ledger_check` without make's PYTHONPATH
+        sys.path.insert(0, layer)
+    from shop.repositories.reconciliation import MoneyRecords
+    from shop.services.reconciliation import ReconciliationService
+
+    records = MoneyRecords(client, balances_table=balances_table, ledger_table=ledger_table, orders_table=orders_table)
+    return ReconciliationService(records).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     report = check(client)
     for difference in report.differences:
         print(f"DIFFERENCE {difference}")
+    for user in report.unsettled_users:
+        print(f"UNSETTLED user {user}: their ledger grew under every read; check again")
     verdict = "holds" if report.holds else "DOES NOT HOLD"
     counts = f"{report.users} users, {report.entries} entries, {report.orders} orders"
     print(f"ledger invariant {verdict} on {endpoint}: {counts}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -28,6 +29,7 @@ from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import SalesRepository
 from shop.services.orders import OrderService
+from tests.support import emf
 from tests.support.lambda_events import EVENTS, LambdaContext, sample
 from tests.support.orders import paid_order
 from tests.unit.conftest import Api
@@ -94,6 +96,12 @@ def test_sample_event_matches_its_functions_trigger(event_file: str) -> None:
             body = json.loads(record["body"])
             assert body["source"] in rule["source"]
             assert body["detail-type"] in rule["detail-type"]
+    elif "scheduleArn" in event:  # EventBridge Scheduler's: the schedule's Input, its context attributes filled in
+        (schedule,) = [t["Properties"] for t in triggers if t["Type"] == "ScheduleV2"]
+        declared = json.loads(schedule["Input"])
+        assert set(event) == set(declared)
+        assert all(re.fullmatch(r"<aws\.scheduler\.[a-z-]+>", value) for value in declared.values())
+        assert all(isinstance(value, str) and not value.startswith("<") for value in event.values())
     else:
         (rule,) = [t["Properties"]["Pattern"] for t in triggers if t["Type"] == "EventBridgeRule"]
         assert event["source"] in rule["source"]
@@ -262,6 +270,15 @@ def check_sales_counter(api: Api) -> None:
     assert total == 1
 
 
+def check_ledger_reconciliation(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    answer = invoke(api, "ledger_reconciliation.json")
+    assert answer == {"users": len(BALANCES), "entries": len(BALANCES), "orders": 0, "findings": 0, "unsettled": 0}
+    printed = capsys.readouterr().out
+    assert emf.metric_values(printed, "LedgerMismatch") == [0]
+    assert emf.metric_values(printed, "LedgerUsersChecked") == [len(BALANCES)]
+
+
 def check_another_users_balance(api: Api) -> None:
     event = sample("balance_inquiry_another_user.json")
     assert event["requestContext"]["authorizer"]["lambda"] == {"sub": "user-2", "admin": False}
@@ -344,6 +361,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "product_inquiry_get.json": check_product_get,
     "product_inquiry_list.json": check_product_list,
     "sales_counter.json": check_sales_counter,
+    "ledger_reconciliation.json": check_ledger_reconciliation,
     "user_coupons.json": check_user_coupons,
 }
 

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     ledger_table: str = Field(default="LedgerTable", alias="LEDGER_TABLE")
     idempotency_table: str = Field(default="IdempotencyTable", alias="IDEMPOTENCY_TABLE")
     data_platform_url: str = Field(default="", alias="DATA_PLATFORM_URL")
+    reconciliation_segments: int = Field(default=1, ge=1, le=64, alias="RECONCILIATION_SEGMENTS")
 
 
 _VARIABLES = tuple(str(field.alias) for field in Settings.model_fields.values())

@@ -64,6 +64,17 @@ def client() -> Any:
     return _client(settings().dynamodb_endpoint_url)
 
 
+@cache
+def _reading_client(endpoint_url: str) -> Any:
+    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+
+
+def reading_client() -> Any:
+    """A low-level client (DynamoDB JSON in and out) whose calls botocore retries as it does the
+    resource's: for reads, which are safe to send again (the reconciliation's scans)."""
+    return _reading_client(settings().dynamodb_endpoint_url)
+
+
 def table(name: str) -> Any:
     """The table's resource (boto3 builds a resource class on every `Table()`: made once per
     container and endpoint)."""
@@ -132,6 +143,7 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch between emulators)."""
     _resource.cache_clear()
     _client.cache_clear()
+    _reading_client.cache_clear()
     _table.cache_clear()
 
 

@@ -49,6 +49,15 @@ def ref(name: str) -> dict[str, str]:
     return {"Ref": name}
 
 
+def function_of(stack: Stack, reference: Any) -> str | None:
+    """The function a reference names: the function itself, or the function of an alias of it
+    (SAM points event sources at the alias `live`)."""
+    target = logical_id(reference)
+    if target and stack.doc["Resources"][target]["Type"] == "AWS::Lambda::Alias":
+        return logical_id(stack.properties(target)["FunctionName"])
+    return target
+
+
 # ---------------------------------------------------------------------------------------- stages
 
 
@@ -315,6 +324,6 @@ def test_the_forwarder_is_reserved_at_least_what_its_queue_may_run(stack: Stack)
     (mapping,) = [
         stack.properties(m)
         for m in stack.of_type("AWS::Lambda::EventSourceMapping")
-        if stack.properties(m)["FunctionName"] == ref("DataPlatformForwarderFunction")
+        if function_of(stack, stack.properties(m)["FunctionName"]) == "DataPlatformForwarderFunction"
     ]
     assert reserved >= mapping["ScalingConfig"]["MaximumConcurrency"]

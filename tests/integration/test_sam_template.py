@@ -237,7 +237,8 @@ def test_every_route_but_the_public_ones_goes_through_the_token_authorizer() -> 
     (api,) = template.resources("AWS::Serverless::HttpApi").values()
     auth = api["Properties"]["Auth"]
     authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
-    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    # The alias `live`, deployed as the routes are (tests/integration/test_deploy_template.py).
+    assert authorizer["FunctionArn"] == {"Fn::Sub": "${AuthorizerFunction.Arn}:live"}
     assert (authorizer["AuthorizerPayloadFormatVersion"], authorizer["EnableSimpleResponses"]) == ("2.0", True)
     assert authorizer["Identity"] == {"Headers": ["Authorization"], "ReauthorizeEvery": 300}
     seen = set()
@@ -258,7 +259,7 @@ def test_the_authorizer_trusts_the_stacks_pool_and_api_gateway_may_call_it() -> 
     assert variables["TOKEN_ISSUER"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
     assert variables["TOKEN_CLIENT_ID"] == {"Ref": "UserPoolClient"}
     (permission,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert permission["Properties"]["FunctionName"] == {"Ref": "AuthorizerFunction.Alias"}
     assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
     assert resources["AdminGroup"]["Properties"] == {
         "GroupName": "admin",

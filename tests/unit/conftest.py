@@ -14,6 +14,7 @@ from local_runtime.functions import load_handler
 from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
 from shop.services.coupons import known_campaigns
+from tests.support import dynamodb_calls
 from tests.support.lambda_events import LambdaContext, http_event
 
 
@@ -23,6 +24,9 @@ def aws() -> Iterator[Any]:
     with mock_aws():
         dynamodb.reset_clients()
         known_campaigns.clear()
+        # moto gives each mock a default session of its own: every DynamoDB call a handler makes
+        # through Api is recorded as its function's (tests/unit/test_least_privilege.py).
+        dynamodb_calls.install()
         client = boto3.client("dynamodb")
         create_tables(client)
         yield client
@@ -37,7 +41,7 @@ class Api:
 
     def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         if logical_id not in self._handlers:
-            self._handlers[logical_id] = load_handler(logical_id)
+            self._handlers[logical_id] = dynamodb_calls.recorded(logical_id, load_handler(logical_id))
         return self._handlers[logical_id]
 
     def call(self, logical_id: str, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:

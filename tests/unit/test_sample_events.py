@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -17,10 +18,12 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from botocore.stub import Stubber
 
 from local_runtime import template
 from local_runtime.functions import load_handler
 from local_runtime.seed import BALANCES, COUPONS, PRODUCTS
+from shop.deployments import FunctionVersions, LifecycleHooks
 from shop.identity import Caller
 from shop.models.order import PlaceOrder
 from shop.repositories.balances import BalanceRepository
@@ -29,10 +32,12 @@ from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
 from shop.repositories.sales import SalesRepository
 from shop.services.orders import OrderService
+from shop.services.smoke_test import PreTrafficSmokeTest
 from tests.support import emf
 from tests.support.lambda_events import EVENTS, LambdaContext, sample
 from tests.support.orders import paid_order
 from tests.unit.conftest import Api
+from tests.unit.test_pre_traffic_hook import BALANCE_VERSION, PRODUCTS_VERSION, REAL_FUNCTIONS, HandlersAsVersions
 
 EVENT_FILES = sorted(path.name for path in EVENTS.glob("*.json"))
 SEED_PRODUCTS = {p.product_id: p for p in PRODUCTS}
@@ -75,9 +80,18 @@ def test_sample_event_matches_its_functions_trigger(event_file: str) -> None:
     if event.get("type") == "REQUEST":  # a Lambda authorizer's event: the function is the API's authorizer
         (api,) = template.resources("AWS::Serverless::HttpApi").values()
         authorizers = api["Properties"]["Auth"]["Authorizers"]
-        assert {"Fn::GetAtt": [function_of(event_file), "Arn"]} in [a["FunctionArn"] for a in authorizers.values()]
+        # its alias `live` (tests/integration/test_deploy_template.py)
+        alias_arn = {"Fn::Sub": f"${{{function_of(event_file)}.Arn}}:live"}
+        assert alias_arn in [a["FunctionArn"] for a in authorizers.values()]
         assert event["version"] == "2.0"
         assert event["identitySource"] == [event["headers"]["authorization"]]
+    elif "LifecycleEventHookExecutionId" in event:  # CodeDeploy's: the function is a deployment's hook
+        hooked = [
+            f["Properties"].get("DeploymentPreference", {}).get("Hooks", {}).get("PreTraffic")
+            for f in functions().values()
+        ]
+        assert {"Ref": function_of(event_file)} in hooked
+        assert set(event) == {"DeploymentId", "LifecycleEventHookExecutionId"}
     elif "routeKey" in event:
         routes = {f"{t['Properties']['Method']} {t['Properties']['Path']}" for t in triggers if t["Type"] == "HttpApi"}
         assert event["routeKey"] in routes
@@ -339,7 +353,33 @@ def check_forwarder(
     assert body["createdAt"] == "2026-11-24T09:30:00+09:00"
 
 
+def check_pre_traffic_hook(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new versions (here the handlers, on the seed data) pass: CodeDeploy is told Succeeded
+    for the sample's deployment and execution."""
+    event = sample("pre_traffic_hook.json")
+    monkeypatch.setenv("PRODUCT_INQUIRY_VERSION", PRODUCTS_VERSION)
+    monkeypatch.setenv("BALANCE_INQUIRY_VERSION", BALANCE_VERSION)
+    monkeypatch.setenv("SMOKE_TEST_USER_ID", "user-1")
+    codedeploy = boto3.client("codedeploy", region_name="us-east-1")
+    handler = load_handler("PreTrafficHookFunction")
+    smoke_test = PreTrafficSmokeTest(FunctionVersions(HandlersAsVersions(REAL_FUNCTIONS)), LifecycleHooks(codedeploy))
+    monkeypatch.setattr(sys.modules[handler.__module__], "smoke_test", smoke_test)
+    with Stubber(codedeploy) as stubber:
+        stubber.add_response(
+            "put_lifecycle_event_hook_execution_status",
+            {"lifecycleEventHookExecutionId": event["LifecycleEventHookExecutionId"]},
+            {
+                "deploymentId": event["DeploymentId"],
+                "lifecycleEventHookExecutionId": event["LifecycleEventHookExecutionId"],
+                "status": "Succeeded",
+            },
+        )
+        assert handler(event, LambdaContext()) == {"status": "Succeeded"}
+        stubber.assert_no_pending_responses()
+
+
 CHECKS: dict[str, Callable[..., None]] = {
+    "pre_traffic_hook.json": check_pre_traffic_hook,
     "authorizer_unsigned_token.json": check_authorizer_refuses_an_unsigned_token,
     "balance_charge_another_user.json": check_charge_for_another_user,
     "balance_inquiry_another_user.json": check_another_users_balance,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from shop import clock
 from shop.errors import AlreadyApplied
 from shop.identity import Caller
 from shop.ids import derived_id, new_id
 from shop.models.balance import BALANCE_LIMIT, Balance
 from shop.models.ledger import Entry, EntryPage
+from shop.observability import metrics
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.ledger import LedgerRepository
 
@@ -35,9 +38,12 @@ class BalanceService:
             balance = self._balances.charge(
                 user_id, amount, BALANCE_LIMIT, lambda after: self._ledger.record(user_id, entry, after)
             )
-        except AlreadyApplied as applied:
+        except AlreadyApplied as applied:  # applied by an earlier attempt, counted there
             recorded = (applied.item or {}).get("balanceAfter")
             balance = int(recorded) if recorded is not None else self._balances.get(user_id)
+            return Balance(user_id=user_id, balance=balance)
+        metrics.add_metric(name="BalanceCharged", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ChargedAmount", unit=MetricUnit.Count, value=amount)
         return Balance(user_id=user_id, balance=balance)
 
     def history(self, caller: Caller, user_id: str, limit: int, cursor: str | None) -> EntryPage:

@@ -20,6 +20,7 @@ from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
 from shop.services.coupons import known_campaigns
 from tests.support import dynamodb_calls
+from tests.support.lambda_events import LambdaContext, sample
 from tests.unit.conftest import Api
 from tests.unit.test_least_privilege import exercise_every_function
 
@@ -78,6 +79,8 @@ def emitted() -> Iterator[set[str]]:
         capture = _Capture()
         with capture:
             exercise_every_function(api, client)
+            # the daily reconciliation, on the money the use cases moved
+            api.handler("LedgerReconciliationFunction")(sample("ledger_reconciliation.json"), LambdaContext())
             # a fault the code did not expect: 500 INTERNAL_ERROR
             client.delete_table(TableName="ProductsTable")
             assert api.call("ProductInquiryFunction", "GET", "/products")[0] == 500
@@ -112,7 +115,14 @@ class _Capture:
 
 
 def test_the_run_emitted_the_use_cases_metrics(emitted: set[str]) -> None:
-    assert {"OrdersPlaced", "PaidAmount", "BalanceCharged", "ChargedAmount", "CouponsIssued"} <= emitted
+    assert {
+        "OrdersPlaced",
+        "PaidAmount",
+        "BalanceCharged",
+        "ChargedAmount",
+        "CouponsIssued",
+        "LedgerMismatch",
+    } <= emitted
 
 
 def test_every_metric_the_template_names_in_the_namespace_is_emitted(emitted: set[str]) -> None:

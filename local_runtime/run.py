@@ -156,6 +156,7 @@ class LocalRuntime:
                 "DataPlatformUrl": self.data_platform.orders_url,
                 "LogLevel": self.log_level,
                 "LocalTokenPublicKey": public_key_parameter(),
+                "TracingDisabled": "true",
             },
             region=REGION,
         )

@@ -12,10 +12,17 @@ from shop import tracing
 logger = Logger()
 metrics = Metrics()
 
-# A route that records no metric (every read) is the norm, not a fault. Powertools says so through
-# `warnings`, which Python writes as two plain-text lines naming a file: the only lines of the
-# functions' logs that were not JSON.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+EMPTY_METRICS = "No application metrics to publish"
+
+
+def quiet_empty_metrics() -> None:
+    """A route that records no metric (every read) is the norm, not a fault. Powertools says so
+    through `warnings`, which Python writes as two plain-text lines naming a file: the only lines
+    of the functions' logs that were not JSON. Those warnings are dropped."""
+    warnings.filterwarnings("ignore", message=EMPTY_METRICS, category=UserWarning)
+
+
+quiet_empty_metrics()
 
 
 def identify(**ids: str | None) -> dict[str, str]:

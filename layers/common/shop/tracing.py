@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
-from functools import cache
 from typing import Any, Protocol, TypeVar
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -45,12 +44,18 @@ def enabled(environ: Mapping[str, str] = os.environ) -> bool:
 PATCHED = ("botocore",)
 
 
-@cache
+_TRACER: dict[str, Any] = {}
+
+
 def tracer() -> Any:
     """Powertools' Tracer (one per container) with botocore patched, or None where tracing is
     off. The X-Ray SDK is imported here, and only here."""
-    if not enabled():
-        return None
+    if "tracer" not in _TRACER:
+        _TRACER["tracer"] = _powertools_tracer() if enabled() else None
+    return _TRACER["tracer"]
+
+
+def _powertools_tracer() -> Any:
     from aws_lambda_powertools import Tracer
 
     built = Tracer(auto_patch=False)
@@ -58,13 +63,18 @@ def tracer() -> Any:
     return built
 
 
+def use(found: Annotates | None) -> None:
+    """Make `found` the container's tracer from now on (tests give a fake that records what is
+    annotated); None: tracing off."""
+    _TRACER["tracer"] = found
+
+
 def traced(handler: Handler) -> Handler:
     """The Lambda handler with a subsegment of its own (its errors recorded, not its answer), or
     the handler itself where tracing is off."""
-    found = tracer()
-    if found is None:
+    if not enabled():
         return handler
-    return found.capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
+    return tracer().capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
 
 
 def annotate(ids: Mapping[str, str | None], to: Annotates | None = None) -> dict[str, str]:
@@ -84,9 +94,8 @@ def subsegment(name: str) -> Iterator[None]:
     """A subsegment of the current trace for one part of an invocation (a record of a batch, whose
     ids `annotate` then puts on it rather than on the whole invocation); nothing where tracing is
     off."""
-    found = tracer()
-    if found is None:
+    if not enabled():
         yield
         return
-    with found.provider.in_subsegment(name=name):
+    with tracer().provider.in_subsegment(name=name):
         yield

@@ -165,7 +165,10 @@ def entry_point(
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         started = time.perf_counter()
         budget.start(context)
-        tracing.annotate({"request_id": request_id(event)})
+        found = request_id(event)
+        tracing.annotate({"request_id": found})
+        if found is not None:  # on the metrics' line too, when the request records one
+            metrics.add_metadata(key="correlation_id", value=found)
         try:
             response = answer(event, context)
         except Exception:

@@ -18,6 +18,8 @@ import pytest
 
 from local_runtime.functions import load_handler
 from shop import observability, tracing
+from shop.api.errors import OUTCOME_UNKNOWN_MESSAGE
+from shop.api.http import REQUEST_MESSAGE
 from tests.support.lambda_events import LambdaContext, http_event, sample
 
 
@@ -93,7 +95,7 @@ def with_request_id(event: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def request_lines(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [record for record in found if record.get("message") == "request"]
+    return [record for record in found if record.get("message") == REQUEST_MESSAGE]
 
 
 # ---------------------------------------------------------------------------------------- route functions
@@ -136,7 +138,7 @@ def test_every_record_of_an_outcome_unknown_request_carries_its_id(
     answer = load_handler("BalanceInquiryFunction")(event, LambdaContext())
     assert answer["statusCode"] == 503
     found = records(log)
-    assert [record.get("message") for record in found] == ["outcome unknown", "request", None]
+    assert [record.get("message") for record in found] == [OUTCOME_UNKNOWN_MESSAGE, REQUEST_MESSAGE, None]
     assert found[2]["OutcomeUnknown"] == [1.0], "the third line is the metrics' (embedded metric format)"
     assert {record["correlation_id"] for record in found} == {request_id}
     assert request_lines(found)[0]["status"] == 503

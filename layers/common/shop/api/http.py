@@ -114,11 +114,15 @@ def ids_in_path(event: dict[str, Any]) -> dict[str, str]:
     return {key: str(parameters[name]) for name, key in IDS_IN_PATH.items() if parameters.get(name) is not None}
 
 
+REQUEST_MESSAGE = "request"
+"""The message of a request's line (the saved queries of template.yaml filter on it)."""
+
+
 def log_request(event: dict[str, Any], status: int, started: float) -> None:
     """The request's one line in its function's log: route, status and latency (the correlation id,
     and the ids it was about, come with every record of the request)."""
     logger.info(
-        "request",
+        REQUEST_MESSAGE,
         extra={
             "route": event.get("routeKey") or event.get("rawPath"),
             "status": status,

@@ -163,6 +163,10 @@ def main() -> int:
 
     print("measuring: the authorizer's cold start (7 fresh interpreters each) and warm cost ...", file=sys.stderr)
     authorizer_costs = {"cold_start": authorizer.cold_start(), "warm": authorizer.warm()}
+    from bench import coldstart
+
+    print("measuring: each function's cold start, tracing on and off (7 fresh interpreters each) ...", file=sys.stderr)
+    cold_starts = coldstart.measure()
 
     results = {
         "run": {
@@ -179,6 +183,7 @@ def main() -> int:
         "hot_coupon": hot,
         "throughput": speed,
         "authorizer": authorizer_costs,
+        "cold_start": cold_starts,
         "flash_sale": flash,
         "posts": posts,
         "http_vs_raw": http_raw,
@@ -190,6 +195,9 @@ def main() -> int:
 
     http_vs_raw.report(results["http_vs_raw"], table)
     reconciliation.report(results["reconciliation"], table)
+    if not coldstart.report(results["cold_start"], table):
+        print(f"FAILED: a route function's import is over {coldstart.LIMIT}x boto3 with a client", file=sys.stderr)
+        return 1
     if not flash["all_exactly_n"]:
         print("FAILED: a simulated run issued other than exactly N", file=sys.stderr)
         return 1

@@ -157,6 +157,7 @@ class LocalRuntime:
                 "LogLevel": self.log_level,
                 "LocalTokenPublicKey": public_key_parameter(),
                 "LocalDataPlatformToken": self.data_platform.credential,  # what the data platform expects
+                "TracingDisabled": "true",
             },
             region=REGION,
         )

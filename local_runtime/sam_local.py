@@ -413,7 +413,7 @@ class Backends:
             f"{CONTAINER_HOST}:{self.gateway}",
             "--parameter-overrides",
             f"DynamoDbEndpointUrl={self.dynamodb_url} DataPlatformUrl={self.data_platform_url}"
-            f" LocalTokenPublicKey={public_key_parameter()}"
+            f" LocalTokenPublicKey={public_key_parameter()} TracingDisabled=true"
             f" LocalDataPlatformToken={self.data_platform.credential}",
         ]
 

@@ -16,6 +16,7 @@ from shop.api.http import (
 from shop.api.identity import caller
 from shop.models.coupon import Coupon, NewCoupon
 from shop.models.product import NewProduct, Product, Restock
+from shop.observability import identify
 from shop.services.catalogue import CatalogueService
 from shop.services.coupons import CouponService
 
@@ -49,9 +50,9 @@ def restock_product(productId: ProductId, body: Restock) -> Product:
     responses={201: {"description": "The new coupon campaign"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
 )
 def create_coupon(body: NewCoupon) -> Response[Coupon]:
-    return Response(
-        status_code=201, content_type=content_types.APPLICATION_JSON, body=coupons.create(caller(app), body)
-    )
+    campaign = coupons.create(caller(app), body)
+    identify(campaign_id=campaign.coupon_id)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=campaign)
 
 
 @app.get(

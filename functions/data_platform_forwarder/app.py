@@ -8,6 +8,7 @@ Each POST carries `Authorization: Bearer <credential>` (`shop.data_platform_cred
 """
 
 import json
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -15,6 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shop import tracing
 from shop.models.order import Order
 from shop.observability import logger
 from shop.services.data_platform import CredentialRefused, DataPlatformService, DataPlatformUnavailable
@@ -24,6 +26,8 @@ service = DataPlatformService()
 # A batch whose every record failed is answered like any other, with each record in
 # batchItemFailures: the handler raising would redeliver the same records, and log it as a crash.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+sent: list[dict[str, str | None]] = []
+"""The orders this invocation sent (and their events' ids), for its one log line."""
 
 
 class NotAnOrderCompleted(ValueError):
@@ -47,27 +51,54 @@ def order_of(record: SQSRecord) -> Order:
         raise NotAnOrderCompleted(str(error)) from error
 
 
+def event_id_of(record: SQSRecord) -> str | None:
+    """The id of the EventBridge event a record carries (None for a body that is not one)."""
+    try:
+        found = json.loads(record.body).get("id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return found if isinstance(found, str) else None
+
+
 def forward(record: SQSRecord) -> str:
-    order = order_of(record)
-    with logger.append_context_keys(order_id=order.order_id, message_id=record.message_id):
-        try:
-            service.send(order)
-        except CredentialRefused as error:
-            logger.error(
-                "CREDENTIAL REFUSED: the data platform does not take the credential in DataPlatformCredential; "
-                "the queue delivers the order again",
-                extra={"receive_count": record.attributes.approximate_receive_count, "error": error.message},
-            )
-            raise
-        except DataPlatformUnavailable as error:
-            logger.warning(
-                "order not sent; the queue delivers it again",
-                extra={"receive_count": record.attributes.approximate_receive_count, "error": error.message},
-            )
-            raise
+    with tracing.subsegment("## forward"):
+        order = order_of(record)
+        tracing.annotate({"order_id": order.order_id})
+        with logger.append_context_keys(
+            order_id=order.order_id, event_id=event_id_of(record), message_id=record.message_id
+        ):
+            try:
+                service.send(order)
+            except CredentialRefused as error:
+                logger.error(
+                    "CREDENTIAL REFUSED: the data platform does not take the credential in DataPlatformCredential; "
+                    "the queue delivers the order again",
+                    extra={"receive_count": record.attributes.approximate_receive_count, "error": error.message},
+                )
+                raise
+            except DataPlatformUnavailable as error:
+                logger.warning(
+                    "order not sent; the queue delivers it again",
+                    extra={"receive_count": record.attributes.approximate_receive_count, "error": error.message},
+                )
+                raise
+    sent.append({"order_id": order.order_id, "event_id": event_id_of(record)})
     return order.order_id
 
 
-@logger.inject_lambda_context
+@tracing.traced
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=forward, processor=processor, context=context)
+    started = time.perf_counter()
+    sent.clear()
+    answer = process_partial_response(event=event, record_handler=forward, processor=processor, context=context)
+    logger.info(
+        "batch forwarded",
+        extra={
+            "records": len(event.get("Records") or []),
+            "failed": len(answer.get("batchItemFailures") or []),
+            "sent": list(sent),
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return answer

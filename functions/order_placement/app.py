@@ -17,6 +17,7 @@ from shop.api.http import (
 from shop.api.idempotency import request_key
 from shop.api.identity import caller
 from shop.models.order import Order, PlaceOrder
+from shop.observability import identify
 from shop.services.orders import OrderService
 
 app = create_app()
@@ -32,6 +33,7 @@ service = OrderService()
 )
 def place_order(body: PlaceOrder) -> Response[Order]:
     order = service.place(caller(app), body, request_key(app))
+    identify(order_id=order.order_id)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=order)
 
 

@@ -63,10 +63,14 @@ def error_response(
     )
 
 
+OUTCOME_UNKNOWN_MESSAGE = "outcome unknown"
+"""The message of the record an unknown outcome logs (the saved queries of template.yaml filter on it)."""
+
+
 def outcome_unknown(message: str) -> Response[dict[str, Any]]:
     """503 OUTCOME_UNKNOWN: the database did not answer in time; the client may retry (with the
     same Idempotency-Key to learn the real outcome) after Retry-After seconds."""
-    logger.warning("outcome unknown", extra={"reason": message})
+    logger.warning(OUTCOME_UNKNOWN_MESSAGE, extra={"reason": message})
     metrics.add_metric(name="OutcomeUnknown", unit=MetricUnit.Count, value=1)
     return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
@@ -11,12 +12,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shop import budget
+from shop import budget, tracing
 from shop.api import body, errors, idempotency
 from shop.api.identity import caller_of
 from shop.errors import Forbidden, Unauthenticated
 from shop.ids import ID_PATTERN, SEQUENCE_CURSOR_PATTERN
-from shop.observability import logger, metrics
+from shop.observability import identify, logger, metrics
 
 UserId = Annotated[str, Path(pattern=ID_PATTERN, description="User id")]
 ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="Product id")]
@@ -92,26 +93,64 @@ def refused_caller(event: dict[str, Any], access: Access) -> dict[str, Any] | No
     return None
 
 
+IDS_IN_PATH = {"orderId": "order_id", "couponId": "campaign_id"}
+"""The path parameters an operator searches logs and traces by, and the key each is logged under."""
+
+
+def request_id(event: dict[str, Any]) -> str | None:
+    """The HTTP API's id of the request (`requestContext.requestId`): the logs' correlation id, the
+    access log's `requestId`, answered to the client as `Apigw-Requestid`."""
+    context = event.get("requestContext")
+    found = context.get("requestId") if isinstance(context, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def ids_in_path(event: dict[str, Any]) -> dict[str, str]:
+    """The order and campaign ids the path names, by their log keys (call it once the path's ids
+    are known to match the id pattern)."""
+    parameters = event.get("pathParameters")
+    if not isinstance(parameters, dict):
+        return {}
+    return {key: str(parameters[name]) for name, key in IDS_IN_PATH.items() if parameters.get(name) is not None}
+
+
+REQUEST_MESSAGE = "request"
+"""The message of a request's line (the saved queries of template.yaml filter on it)."""
+
+
+def log_request(event: dict[str, Any], status: int, started: float) -> None:
+    """The request's one line in its function's log: route, status and latency (the correlation id,
+    and the ids it was about, come with every record of the request)."""
+    logger.info(
+        REQUEST_MESSAGE,
+        extra={
+            "route": event.get("routeKey") or event.get("rawPath"),
+            "status": status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+
+
 def entry_point(
     app: APIGatewayHttpResolver, *, access: Access = "user", idempotent: bool = False
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda entry point of a route function: logs with the request's correlation id and
-    flushes the metrics it recorded. `access` says who may call its routes: anyone ("public"), a
-    verified caller ("user", the default), or an admin ("admin"). A body too large to be a request,
-    or bytes that are not text, are refused before the resolver reads them. It starts the
-    invocation's time budget (`shop.budget`). An `idempotent` function answers a request with an
-    Idempotency-Key at most once per caller and key (`shop.api.idempotency`)."""
+    """The Lambda entry point of a route function: every record it logs carries the request's id
+    as correlation id, and it logs one line per request (`log_request`); it flushes the metrics it
+    recorded and traces the invocation (`shop.tracing`, annotated with the request id and the ids
+    in the path). `access` says who may call its routes: anyone ("public"), a verified caller
+    ("user", the default), or an admin ("admin"). A body too large to be a request, or bytes that
+    are not text, are refused before the resolver reads them. It starts the invocation's time
+    budget (`shop.budget`). An `idempotent` function answers a request with an Idempotency-Key at
+    most once per caller and key (`shop.api.idempotency`)."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        budget.start(context)
+    def answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = refused_caller(event, access)
         if refused is not None:
             return refused
         outside = errors.ids_outside_the_pattern(event)
         if outside:
             return errors.invalid_request(outside)
+        identify(**ids_in_path(event))
         if body.body_size(event) > body.MAX_BODY_BYTES:
             return errors.invalid_request(f"body: larger than {body.MAX_BODY_BYTES:,} bytes")
         try:
@@ -123,6 +162,24 @@ def entry_point(
         if idempotent:
             return idempotency.resolve(app, request, context)
         return app.resolve(request, context)
+
+    @tracing.traced
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
+        budget.start(context)
+        found = request_id(event)
+        tracing.annotate({"request_id": found})
+        if found is not None:  # on the metrics' line too, when the request records one
+            metrics.add_metadata(key="correlation_id", value=found)
+        try:
+            response = answer(event, context)
+        except Exception:
+            log_request(event, int(HTTPStatus.INTERNAL_SERVER_ERROR), started)
+            raise
+        log_request(event, int(response.get("statusCode", HTTPStatus.INTERNAL_SERVER_ERROR)), started)
+        return response
 
     handler.idempotent = idempotent  # type: ignore[attr-defined]  # read by the OpenAPI document
     return handler

@@ -7,6 +7,10 @@ body or path is `422 IDEMPOTENCY_KEY_REUSED`; while the first is still running,
 `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx answer (`503 OUTCOME_UNKNOWN`, a fault) is never stored: the
 record is deleted, and the same request sent again runs again, where the ids derived from the key
 (`request_key`) find whatever the first run applied.
+
+Powertools Idempotency (and its persistence layer) is imported by `resolve` when a request sends a
+key, not with this module: a request without one, most of them, does not pay for its import in
+the cold start (`bench/coldstart.py`).
 """
 
 from __future__ import annotations
@@ -15,22 +19,16 @@ import json
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop.api import errors
 from shop.api.identity import caller_of
-from shop.repositories.idempotency import persistence_layer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -91,6 +89,16 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
         return app.resolve(event, context)
     if not _KEY.fullmatch(key):
         return errors.raw_answer(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", INVALID_KEY)
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyInconsistentStateError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
+    from shop.repositories.idempotency import persistence_layer
+
     config = IdempotencyConfig(
         event_key_jmespath="[scope, key]",
         payload_validation_jmespath="[method, path, body]",

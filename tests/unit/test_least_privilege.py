@@ -37,8 +37,9 @@ from tests.support.dynamodb_calls import Call
 from tests.support.lambda_events import LambdaContext, sample
 from tests.unit.conftest import Api
 
-# Managed policies SAM attaches (logs; the SQS event source's reads): no DynamoDB in them.
-MANAGED_WITHOUT_DYNAMODB = ("AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole")
+# Managed policies SAM attaches (logs; the SQS event source's reads; X-Ray's trace writes with
+# Tracing: Active): no DynamoDB in them.
+MANAGED_WITHOUT_DYNAMODB = ("AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole", "AWSXrayWriteOnlyAccess")
 ADMIN = {"caller": "ops", "admin": True}
 
 
@@ -197,6 +198,8 @@ def exercise_every_function(api: Api, aws: Any) -> None:
     for _ in range(2):
         api.handler("SalesCounterFunction")(_order_completed(aws, order["orderId"]), LambdaContext())
     ok(*api.call("PopularProductsFunction", "GET", "/products/popular"), 200)
+    # the daily reconciliation of the money moved above
+    api.handler("LedgerReconciliationFunction")(sample("ledger_reconciliation.json"), LambdaContext())
 
 
 @pytest.fixture(scope="module")

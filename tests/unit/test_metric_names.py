@@ -20,7 +20,6 @@ from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
 from shop.services.coupons import known_campaigns
 from tests.support import dynamodb_calls
-from tests.support.lambda_events import LambdaContext, sample
 from tests.unit.conftest import Api
 from tests.unit.test_least_privilege import exercise_every_function
 
@@ -78,9 +77,7 @@ def emitted() -> Iterator[set[str]]:
         api = Api()
         capture = _Capture()
         with capture:
-            exercise_every_function(api, client)
-            # the daily reconciliation, on the money the use cases moved
-            api.handler("LedgerReconciliationFunction")(sample("ledger_reconciliation.json"), LambdaContext())
+            exercise_every_function(api, client)  # the daily reconciliation included
             # a fault the code did not expect: 500 INTERNAL_ERROR
             client.delete_table(TableName="ProductsTable")
             assert api.call("ProductInquiryFunction", "GET", "/products")[0] == 500

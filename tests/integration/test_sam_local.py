@@ -317,6 +317,28 @@ def _user_coupons(run: Run) -> None:
     assert {coupon["issuedCouponId"] for coupon in answer.body["items"]} == stored
 
 
+@check("ledger_reconciliation.json")
+def _reconcile(run: Run) -> None:
+    users = run.tables.resource.Table("BalancesTable").scan(Select="COUNT", ConsistentRead=True)["Count"]
+    answer = run.invoke()
+    assert isinstance(answer.raw, dict), answer.why()
+    # every change above went through the functions, so the money adds up
+    assert (answer.raw["findings"], answer.raw["unsettled"]) == (0, 0), answer.why()
+    assert answer.raw["users"] >= users > 0, answer.why()
+    records = [json.loads(line) for line in answer.logs if line.startswith("{") and '"_aws"' in line]
+    counts = [record.get("LedgerMismatch") for record in records]  # EMF: a number, or a list of them
+    assert [sum(c) if isinstance(c, list) else c for c in counts] == [0], answer.why()
+
+
+@check("pre_traffic_hook.json")
+def _pre_traffic_hook(run: Run) -> None:
+    """Not invoked here: the hook invokes Lambda versions and reports to CodeDeploy, which exist only
+    in AWS (tests/unit/test_pre_traffic_hook.py runs it on moto and botocore's Stubber). What is
+    checked is that the sample is the event CodeDeploy sends a hook."""
+    assert set(run.event) == {"DeploymentId", "LifecycleEventHookExecutionId"}
+    assert run.event["DeploymentId"].startswith("d-")
+
+
 # ------------------------------------------------------------------------------------------- tests
 
 

@@ -83,7 +83,7 @@ def resolved_variables(overrides: dict[str, str]) -> dict[str, dict[str, str]]:
 def test_sam_local_runs_every_function_with_tracing_off() -> None:
     backends = Backends(
         dynamodb=SimpleNamespace(port=1),  # type: ignore[arg-type]
-        data_platform=SimpleNamespace(server_address=("127.0.0.1", 2)),  # type: ignore[arg-type]
+        data_platform=SimpleNamespace(server_address=("127.0.0.1", 2), credential="local-token"),  # type: ignore[arg-type]
         gateway="172.17.0.1",
     )
     options = backends.sam_options()

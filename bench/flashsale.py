@@ -321,7 +321,7 @@ class FlashSale:
         for attempt in range(dynamodb.MAX_ATTEMPTS):
             if attempt:
                 self.tally.retries += 1
-                yield ("sleep", dynamodb.pause_before(attempt, self.random.uniform))
+                yield ("sleep", dynamodb.BACKOFF.pause_before(attempt, self.random.uniform))
             answer = yield ("transact", index)
             if answer in ("ok", "empty", "empty, marked"):
                 return answer  # type: ignore[no-any-return]
@@ -333,7 +333,7 @@ class FlashSale:
         seen: dict[int, tuple[int, bool]] = {}
         for attempt in range(dynamodb.MAX_ATTEMPTS):
             if attempt:
-                yield ("sleep", dynamodb.pause_before(attempt, self.random.uniform))
+                yield ("sleep", dynamodb.BACKOFF.pause_before(attempt, self.random.uniform))
             seen.update((yield ("batch", wanted)))
             wanted = [index for index in wanted if index not in seen]
             if not wanted:

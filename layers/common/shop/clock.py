@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 SEOUL = timezone(timedelta(hours=9), "Asia/Seoul")
+
+Clock = Callable[[], datetime]
+"""What tells a service the time: `now` in production; tests pass one they set."""
 
 
 def now() -> datetime:

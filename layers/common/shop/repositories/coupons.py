@@ -13,6 +13,7 @@ campaign and the user, so the key itself allows one coupon of a campaign per use
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from botocore.exceptions import ClientError
 from shop.errors import ConcurrentUpdate, CouponAlreadyIssued, CouponNotFound, CouponSoldOut, ShopError
 from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, split
 from shop.repositories import dynamodb
+from shop.retry import Sleep
 from shop.settings import settings
 
 SHARD_SEPARATOR = "#"
@@ -43,10 +45,22 @@ def shard_key(coupon_id: str, index: int) -> str:
 
 
 class CouponRepository:
-    def __init__(self, coupons_table: str | None = None, issued_coupons_table: str | None = None) -> None:
+    """`client` is a low-level DynamoDB client for the transactions (default: `dynamodb.client()`),
+    `sleep` makes the pauses between attempts."""
+
+    def __init__(
+        self,
+        coupons_table: str | None = None,
+        issued_coupons_table: str | None = None,
+        *,
+        client: Any | None = None,
+        sleep: Sleep = time.sleep,
+    ) -> None:
         config = settings()
         self._coupons_table = coupons_table or config.coupons_table
         self._issued_table = issued_coupons_table or config.issued_coupons_table
+        self._client = client
+        self._sleep = sleep
 
     def create(self, coupon: Coupon, shards: int = 1) -> None:
         """Store the campaign, its remaining quantity split across `shards` items: one PutItem for
@@ -68,7 +82,12 @@ class CouponRepository:
             }
             for index, part in enumerate(parts)
         ]
-        dynamodb.transact_write(puts, lambda _: RuntimeError(f"campaign {coupon.coupon_id} already exists"))
+        dynamodb.transact_write(
+            puts,
+            lambda _: RuntimeError(f"campaign {coupon.coupon_id} already exists"),
+            client=self._client,
+            sleep=self._sleep,
+        )
 
     def get(self, coupon_id: str) -> Coupon | None:
         """The campaign with its exact remaining quantity: the sum of its shards, each read
@@ -101,7 +120,7 @@ class CouponRepository:
         keys = [{"couponId": shard_key(coupon_id, index)} for index in indices]
         found: list[CouponShard] = []
         request: dict[str, Any] = {self._coupons_table: {"Keys": keys, "ConsistentRead": consistent}}
-        for attempt in dynamodb.attempts():
+        for attempt in dynamodb.BACKOFF.attempts(self._sleep):
             answer = dynamodb.resource().batch_get_item(RequestItems=request)
             found.extend(_shard(coupon_id, item) for item in answer.get("Responses", {}).get(self._coupons_table, []))
             request = answer.get("UnprocessedKeys") or {}
@@ -144,7 +163,7 @@ class CouponRepository:
                 return CouponNotFound(coupon.coupon_id)
             return ShardSoldOut(coupon.coupon_id, shard, campaign_sold_out=bool(old.get("soldOut")))
 
-        dynamodb.transact_write([take_one, record], refusal)
+        dynamodb.transact_write([take_one, record], refusal, client=self._client, sleep=self._sleep)
 
     def mark_sold_out(self, coupon_id: str, indices: list[int]) -> None:
         """Mark the shards (each seen empty) as belonging to a sold-out campaign, in one
@@ -165,7 +184,7 @@ class CouponRepository:
             for index in indices
         ]
         try:
-            dynamodb.client().transact_write_items(TransactItems=marks)
+            (self._client or dynamodb.client()).transact_write_items(TransactItems=marks)
         except ClientError as error:
             if dynamodb.error_code(error) not in _BUSY:
                 raise

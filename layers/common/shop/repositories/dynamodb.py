@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from shop import budget
 from shop.errors import ConcurrentUpdate, InvalidCursor, OutcomeUnknown
 from shop.ids import SEQUENCE_CLOCK_DIGITS, SEQUENCE_CURSOR_PATTERN
+from shop.retry import Backoff, Sleep, retry
 from shop.settings import settings
 
 # Short timeouts and few attempts: a stalled call fails well within a function's 10 s.
@@ -87,24 +87,10 @@ def _table(endpoint_url: str, name: str) -> Any:
 
 
 MAX_ATTEMPTS = 8
-_BACKOFF_BASE_SECONDS = 0.02
-_BACKOFF_CAP_SECONDS = 0.5
-
-
-def pause_before(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
-    """The full-jitter pause before retry `attempt` (1 to MAX_ATTEMPTS - 1): drawn up to 20 ms
-    doubled per attempt, at most 500 ms."""
-    return draw(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
-
-
-def attempts(sleep: Callable[[float], None] | None = None) -> Iterator[int]:
-    """The attempt numbers of a call retried by the layer, 0 to MAX_ATTEMPTS - 1, with a
-    full-jitter pause (`pause_before`) before each retry."""
-    pause = sleep or time.sleep
-    for attempt in range(MAX_ATTEMPTS):
-        if attempt:
-            pause(pause_before(attempt))
-        yield attempt
+BACKOFF = Backoff(first_seconds=0.04, cap_seconds=0.5, max_attempts=MAX_ATTEMPTS)
+"""The layer's retries of a call that was not applied (a conflict, throttling, unprocessed keys):
+at most MAX_ATTEMPTS in all, the first retry after up to 40 ms, doubled for each retry after it,
+at most 500 ms."""
 
 
 _NOT_APPLIED = {
@@ -114,19 +100,18 @@ _NOT_APPLIED = {
 }
 
 
-def update_item_once(table_name: str, *, sleep: Callable[[float], None] | None = None, **update: Any) -> Any:
+def update_item_once(table_name: str, *, sleep: Sleep = time.sleep, **update: Any) -> Any:
     """An UpdateItem that is never sent again once it may have been applied.
 
     botocore retries a request whose answer was lost (a connection reset, a 500); an `ADD` sent
-    twice adds twice. This update is retried only after an answer saying it was not applied
-    (throttling); any other failure reaches the caller, who cannot tell whether it applied."""
-    for attempt in attempts(sleep):
-        try:
-            return single_attempt_resource().Table(table_name).update_item(**update)
-        except ClientError as error:
-            if error_code(error) not in _NOT_APPLIED or attempt == MAX_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    twice adds twice. This update is retried (`BACKOFF`) only after an answer saying it was not
+    applied (throttling); any other failure reaches the caller, who cannot tell whether it applied."""
+    return retry(
+        lambda: single_attempt_resource().Table(table_name).update_item(**update),
+        retry_on=lambda error: isinstance(error, ClientError) and error_code(error) in _NOT_APPLIED,
+        backoff=BACKOFF,
+        sleep=sleep,
+    )
 
 
 LOST_ANSWER = (ConnectionError, HTTPClientError)
@@ -196,28 +181,31 @@ def transact_write(
     items: list[dict[str, Any]],
     refusal: Callable[[list[dict[str, Any]]], Exception],
     *,
-    sleep: Callable[[float], None] | None = None,
+    client: Any | None = None,
+    sleep: Sleep = time.sleep,
 ) -> None:
     """Run one TransactWriteItems, retrying conflicts with concurrent changes, resending it while
     its outcome is unknown.
 
     When a condition fails, `refusal` reads the cancellation reasons (one per item, in order)
     and returns the exception to raise. A cancellation caused only by a conflict with a
-    concurrent transaction (or throttling) is tried again with full-jitter backoff, at most
+    concurrent transaction (or throttling) is tried again after `BACKOFF`'s pause, at most
     MAX_ATTEMPTS times, then answered with `ConcurrentUpdate`.
 
     An attempt that got no answer (a timeout of any kind, a connection lost, a 500, a
     TransactionInProgressException) is sent again with the same ClientRequestToken, which DynamoDB
     applies at most once (for 10 minutes), as long as the invocation's time budget allows another
     whole attempt; then `OutcomeUnknown`. A cancellation, which applied nothing, takes a new token.
+
+    `client` is a low-level client (default: `client()`); `sleep` makes every pause.
     """
-    pause = sleep or time.sleep
+    database = client if client is not None else _client(settings().dynamodb_endpoint_url)
     token = uuid.uuid4().hex
-    conflicts = attempts(sleep)
+    conflicts = BACKOFF.attempts(sleep)
     next(conflicts)
     while True:
         try:
-            client().transact_write_items(TransactItems=items, ClientRequestToken=token)
+            database.transact_write_items(TransactItems=items, ClientRequestToken=token)
             return
         except LOST_ANSWER as error:
             unknown: BaseException = error
@@ -242,7 +230,7 @@ def transact_write(
             unknown = error
         if budget.remaining() < ATTEMPT_SECONDS + _RESEND_PAUSE_SECONDS:
             raise OutcomeUnknown() from unknown
-        pause(_RESEND_PAUSE_SECONDS)
+        sleep(_RESEND_PAUSE_SECONDS)
 
 
 def newest_first(

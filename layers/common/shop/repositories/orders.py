@@ -8,6 +8,7 @@ balance, the coupon, the order record and its PAYMENT ledger entry move together
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from shop.errors import (
@@ -29,6 +30,7 @@ from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.ledger import LedgerRepository
 from shop.repositories.products import ProductRepository
+from shop.retry import Sleep
 from shop.settings import settings
 
 
@@ -41,6 +43,9 @@ class PriceChanged(ShopError):
 
 
 class OrderRepository:
+    """`client` is a low-level DynamoDB client for the order's transaction (default:
+    `dynamodb.client()`), `sleep` makes the pauses between its attempts."""
+
     def __init__(
         self,
         products: ProductRepository | None = None,
@@ -48,12 +53,17 @@ class OrderRepository:
         coupons: CouponRepository | None = None,
         ledger: LedgerRepository | None = None,
         table_name: str | None = None,
+        *,
+        client: Any | None = None,
+        sleep: Sleep = time.sleep,
     ) -> None:
         self._products = products or ProductRepository()
         self._balances = balances or BalanceRepository()
         self._coupons = coupons or CouponRepository()
         self._ledger = ledger or LedgerRepository()
         self._table_name = table_name or settings().orders_table
+        self._client = client
+        self._sleep = sleep
 
     @property
     def _table(self) -> Any:
@@ -134,7 +144,7 @@ class OrderRepository:
                     return InsufficientBalance()
             return ConcurrentUpdate()
 
-        dynamodb.transact_write(items, refusal)
+        dynamodb.transact_write(items, refusal, client=self._client, sleep=self._sleep)
 
 
 BY_USER = "byUser"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,14 +12,18 @@ from shop.errors import ConcurrentUpdate, InvalidCursor, ProductNotFound
 from shop.ids import ID_PATTERN
 from shop.models.product import Product
 from shop.repositories import dynamodb
+from shop.retry import Sleep
 from shop.settings import settings
 
 _BATCH_GET_LIMIT = 100
 
 
 class ProductRepository:
-    def __init__(self, table_name: str | None = None) -> None:
+    """`sleep` makes the pauses between attempts (`dynamodb.BACKOFF`)."""
+
+    def __init__(self, table_name: str | None = None, *, sleep: Sleep = time.sleep) -> None:
         self._table_name = table_name or settings().products_table
+        self._sleep = sleep
 
     @property
     def _table(self) -> Any:
@@ -38,7 +43,7 @@ class ProductRepository:
                     "ConsistentRead": True,
                 }
             }
-            for _ in dynamodb.attempts():
+            for _ in dynamodb.BACKOFF.attempts(self._sleep):
                 answer = dynamodb.resource().batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self._table_name, []):
                     product = Product.model_validate(dynamodb.plain(item))
@@ -70,6 +75,7 @@ class ProductRepository:
         try:
             answer = dynamodb.update_item_once(
                 self._table_name,
+                sleep=self._sleep,
                 Key={"productId": product_id},
                 UpdateExpression="ADD stock :quantity",
                 ConditionExpression="attribute_exists(productId)",

@@ -9,6 +9,7 @@ Day and order items expire (`expiresAt`) once no window can need them.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from shop.errors import ShopError
 from shop.models.order import Order
 from shop.models.popular import ProductSales
 from shop.repositories import dynamodb
+from shop.retry import Sleep
 from shop.settings import settings
 
 RETENTION = timedelta(days=35)
@@ -30,8 +32,13 @@ class AlreadyCounted(ShopError):
 
 
 class SalesRepository:
-    def __init__(self, table_name: str | None = None) -> None:
+    """`client` is a low-level DynamoDB client for the counts' transactions (default:
+    `dynamodb.client()`), `sleep` makes the pauses between their attempts."""
+
+    def __init__(self, table_name: str | None = None, *, client: Any | None = None, sleep: Sleep = time.sleep) -> None:
         self._table_name = table_name or settings().sales_table
+        self._client = client
+        self._sleep = sleep
 
     @property
     def _table(self) -> Any:
@@ -72,7 +79,12 @@ class SalesRepository:
             }
             for line in order.items
         ]
-        dynamodb.transact_write([marker, *products], lambda reasons: AlreadyCounted(order.order_id))
+        dynamodb.transact_write(
+            [marker, *products],
+            lambda reasons: AlreadyCounted(order.order_id),
+            client=self._client,
+            sleep=self._sleep,
+        )
 
     def day(self, day: date) -> tuple[list[ProductSales], int]:
         """The day's sales per product and the day's total units (cost grows with the number of

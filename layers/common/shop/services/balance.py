@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import clock
@@ -13,12 +15,24 @@ from shop.models.ledger import Entry, EntryPage
 from shop.observability import metrics
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.ledger import LedgerRepository
+from shop.retry import Sleep
 
 
 class BalanceService:
-    def __init__(self, balances: BalanceRepository | None = None, ledger: LedgerRepository | None = None) -> None:
-        self._balances = balances or BalanceRepository()
+    """`now` tells the time, `sleep` makes the pauses between attempts (both given to the default
+    repositories)."""
+
+    def __init__(
+        self,
+        balances: BalanceRepository | None = None,
+        ledger: LedgerRepository | None = None,
+        *,
+        now: clock.Clock = clock.now,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._balances = balances or BalanceRepository(now=now, sleep=sleep)
         self._ledger = ledger or LedgerRepository()
+        self._now = now
 
     def balance(self, caller: Caller, user_id: str) -> Balance:
         """The user's balance: the caller's own, or any user's for an admin."""
@@ -33,7 +47,7 @@ class BalanceService:
         the same request sent again finds its charge applied and answers the balance it made."""
         user_id = caller.acts_for(user_id)
         entry_id = derived_id("charge", user_id, request_key) if request_key else new_id()
-        entry = Entry(entry_id=entry_id, type="CHARGE", amount=amount, at=clock.now())
+        entry = Entry(entry_id=entry_id, type="CHARGE", amount=amount, at=self._now())
         try:
             balance = self._balances.charge(
                 user_id, amount, BALANCE_LIMIT, lambda after: self._ledger.record(user_id, entry, after)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 from shop.errors import ProductNotFound
 from shop.identity import Caller
 from shop.ids import new_id
 from shop.models.product import NewProduct, Product, ProductPage
 from shop.repositories.products import ProductRepository
+from shop.retry import Sleep
 
 
 class CatalogueService:
-    def __init__(self, products: ProductRepository | None = None) -> None:
-        self._products = products or ProductRepository()
+    """`sleep` makes the pauses between attempts (given to the default repository)."""
+
+    def __init__(self, products: ProductRepository | None = None, *, sleep: Sleep = time.sleep) -> None:
+        self._products = products or ProductRepository(sleep=sleep)
 
     def product(self, product_id: str) -> Product:
         product = self._products.get(product_id)

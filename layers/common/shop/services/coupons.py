@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from shop.ids import issued_coupon_id, new_id
 from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, IssuedCouponList, NewCoupon
 from shop.observability import metrics
 from shop.repositories.coupons import CouponRepository, ShardSoldOut
+from shop.retry import Sleep
 
 
 @dataclass
@@ -34,7 +36,7 @@ class KnownCampaign:
 
 
 class KnownCampaigns:
-    """The campaigns a function instance has seen, kept for its life (at most 10,000)."""
+    """The campaigns a service has seen, kept for its life, the function instance's (at most 10,000)."""
 
     LIMIT = 10_000
 
@@ -60,22 +62,24 @@ class KnownCampaigns:
         self._campaigns.clear()
 
 
-known_campaigns = KnownCampaigns()
-"""This instance's: shared by its services, as its DynamoDB clients are (tests clear it when they
-clear the tables)."""
-
-
 class CouponService:
+    """`known` is what the service has learnt of campaigns (its own, new by default: a function
+    keeps one service per instance); `now` tells the time, `sleep` makes the pauses between
+    attempts (given to the default repository)."""
+
     def __init__(
         self,
         coupons: CouponRepository | None = None,
         *,
         rng: random.Random | None = None,
         known: KnownCampaigns | None = None,
+        now: clock.Clock = clock.now,
+        sleep: Sleep = time.sleep,
     ) -> None:
-        self._coupons = coupons or CouponRepository()
+        self._coupons = coupons or CouponRepository(sleep=sleep)
         self._random = rng or random.Random()
-        self._known = known if known is not None else known_campaigns
+        self._known = known if known is not None else KnownCampaigns()
+        self._now = now
 
     def create(self, caller: Caller, new: NewCoupon) -> Coupon:
         caller.administers()
@@ -131,7 +135,7 @@ class CouponService:
         known = self._known.get(coupon_id) or self._first_read(coupon_id)
         if known.sold_out:
             raise CouponSoldOut(coupon_id)
-        issued_at = clock.now()
+        issued_at = self._now()
         campaign = known.campaign
         issued = IssuedCoupon(
             issued_coupon_id=issued_coupon_id(coupon_id, user_id),
@@ -203,6 +207,6 @@ class CouponService:
         """The user's coupons, newest first, with their status as of now: the caller's own, or any
         user's for an admin."""
         caller.reads(user_id)
-        at = clock.now()
+        at = self._now()
         coupons = sorted(self._coupons.issued_to(user_id), key=lambda c: c.issued_at, reverse=True)
         return IssuedCouponList(items=[coupon.seen_at(at) for coupon in coupons])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,20 +26,28 @@ from shop.observability import metrics
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.orders import OrderRepository, PriceChanged
 from shop.repositories.products import ProductRepository
+from shop.retry import Sleep
 
 MAX_PRICING_ATTEMPTS = 3
 
 
 class OrderService:
+    """`now` tells the time (an order's, and whether its coupon is still valid), `sleep` makes the
+    pauses between attempts (both given to the default repositories)."""
+
     def __init__(
         self,
         products: ProductRepository | None = None,
         coupons: CouponRepository | None = None,
         orders: OrderRepository | None = None,
+        *,
+        now: clock.Clock = clock.now,
+        sleep: Sleep = time.sleep,
     ) -> None:
-        self._products = products or ProductRepository()
-        self._coupons = coupons or CouponRepository()
-        self._orders = orders or OrderRepository(products=self._products, coupons=self._coupons)
+        self._products = products or ProductRepository(sleep=sleep)
+        self._coupons = coupons or CouponRepository(sleep=sleep)
+        self._orders = orders or OrderRepository(products=self._products, coupons=self._coupons, sleep=sleep)
+        self._now = now
 
     def place(self, caller: Caller, request: PlaceOrder, request_key: str | None = None) -> Order:
         """Price the caller's order (`userId`, if given, must be the caller), then spend stock,
@@ -109,7 +118,7 @@ class OrderService:
                     quantity=line.quantity,
                 )
             )
-        created_at = clock.now()
+        created_at = self._now()
         coupon = self._usable_coupon(user_id, request, created_at) if request.issued_coupon_id else None
         total = sum(item.amount for item in items)
         discount = coupon.discount.of(total) if coupon else 0

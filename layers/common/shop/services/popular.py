@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 from shop import clock
@@ -9,6 +10,7 @@ from shop.models.order import Order
 from shop.models.popular import RANKING_SIZE, WINDOW_DAYS, PopularProduct, PopularProducts, ProductSales
 from shop.observability import logger
 from shop.repositories.sales import AlreadyCounted, SalesRepository
+from shop.retry import Sleep
 
 
 def window(last_day: date) -> list[date]:
@@ -31,14 +33,17 @@ def rank(days: list[list[ProductSales]]) -> list[ProductSales]:
 
 
 class PopularProductsService:
-    def __init__(self, sales: SalesRepository | None = None) -> None:
+    """`now` tells the time: the window ends on its business day."""
+
+    def __init__(self, sales: SalesRepository | None = None, *, now: clock.Clock = clock.now) -> None:
         self._sales = sales or SalesRepository()
+        self._now = now
 
     def popular(self) -> PopularProducts:
         """The ranking of the window ending today: one item read when a sale was counted today;
         otherwise computed from the days' counts (cost bounded by the products sold, not the
         orders)."""
-        days = window(clock.business_day(clock.now()))
+        days = window(clock.business_day(self._now()))
         ranking = self._sales.ranking(days[-1])
         if ranking is None:
             ranking = rank([self._sales.day(day)[0] for day in days])
@@ -56,8 +61,14 @@ class PopularProductsService:
 
 
 class SalesCountingService:
-    def __init__(self, sales: SalesRepository | None = None) -> None:
-        self._sales = sales or SalesRepository()
+    """`now` tells the time (today's ranking is kept), `sleep` makes the pauses between attempts
+    (given to the default repository)."""
+
+    def __init__(
+        self, sales: SalesRepository | None = None, *, now: clock.Clock = clock.now, sleep: Sleep = time.sleep
+    ) -> None:
+        self._sales = sales or SalesRepository(sleep=sleep)
+        self._now = now
 
     def count(self, order: Order) -> None:
         """Count the order's units on its business day, once, then keep today's ranking."""
@@ -65,7 +76,7 @@ class SalesCountingService:
             self._sales.count(order, clock.business_day(order.created_at))
         except AlreadyCounted:
             logger.info("order already counted", extra={"order_id": order.order_id})
-        now = clock.now()
+        now = self._now()
         days = window(clock.business_day(now))
         counted = [self._sales.day(day) for day in days]
         version = sum(total for _, total in counted)

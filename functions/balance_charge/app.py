@@ -1,5 +1,10 @@
 """POST /users/{userId}/balance/charge: add to the caller's own balance, up to the limit."""
 
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends
+
 from shop.api.http import (
     BAD_REQUEST,
     CONFLICT,
@@ -18,7 +23,12 @@ from shop.models.balance import Balance, ChargeRequest
 from shop.services.balance import BalanceService
 
 app = create_app()
-service = BalanceService()
+
+
+@cache
+def balance_service() -> BalanceService:
+    """This instance's balance service: built on its first request, kept for its life."""
+    return BalanceService()
 
 
 @app.post(
@@ -28,7 +38,9 @@ service = BalanceService()
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
     },
 )
-def charge_balance(userId: UserId, body: ChargeRequest) -> Balance:
+def charge_balance(
+    userId: UserId, body: ChargeRequest, service: Annotated[BalanceService, Depends(balance_service)]
+) -> Balance:
     return service.charge(caller(app), userId, body.amount, request_key(app))
 
 

@@ -1,5 +1,10 @@
 """GET /users/{userId}/balance/history: the ledger of a user's balance, newest first."""
 
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends
+
 from shop.api.http import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -16,7 +21,12 @@ from shop.models.ledger import EntryPage
 from shop.services.balance import BalanceService
 
 app = create_app()
-service = BalanceService()
+
+
+@cache
+def balance_service() -> BalanceService:
+    """This instance's balance service: built on its first request, kept for its life."""
+    return BalanceService()
 
 
 @app.get(
@@ -26,7 +36,12 @@ service = BalanceService()
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN),
     },
 )
-def balance_history(userId: UserId, limit: Limit = 20, cursor: PageCursor = None) -> EntryPage:
+def balance_history(
+    userId: UserId,
+    service: Annotated[BalanceService, Depends(balance_service)],
+    limit: Limit = 20,
+    cursor: PageCursor = None,
+) -> EntryPage:
     return service.history(caller(app), userId, limit, cursor)
 
 

@@ -1,19 +1,29 @@
 """GET /users/{userId}/balance: a user's balance (the caller's own; any user's for an admin)."""
 
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends
+
 from shop.api.http import BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, UserId, create_app, entry_point, refusals
 from shop.api.identity import caller
 from shop.models.balance import Balance
 from shop.services.balance import BalanceService
 
 app = create_app()
-service = BalanceService()
+
+
+@cache
+def balance_service() -> BalanceService:
+    """This instance's balance service: built on its first request, kept for its life."""
+    return BalanceService()
 
 
 @app.get(
     "/users/<userId>/balance",
     responses={200: {"description": "The balance"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
 )
-def get_balance(userId: UserId) -> Balance:
+def get_balance(userId: UserId, service: Annotated[BalanceService, Depends(balance_service)]) -> Balance:
     return service.balance(caller(app), userId)
 
 

@@ -1,6 +1,9 @@
 """Catalogue administration: products, restock, coupon campaigns; admins only."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
 
 from shop.api.http import (
     BAD_REQUEST,
@@ -21,14 +24,26 @@ from shop.services.catalogue import CatalogueService
 from shop.services.coupons import CouponService
 
 app = create_app()
-catalogue = CatalogueService()
-coupons = CouponService()
+
+
+@cache
+def catalogue_service() -> CatalogueService:
+    """This instance's catalogue service: built on its first request, kept for its life."""
+    return CatalogueService()
+
+
+@cache
+def coupon_service() -> CouponService:
+    """This instance's coupon service: built on its first request, kept for its life."""
+    return CouponService()
 
 
 @app.post(
     "/products", responses={201: {"description": "The new product"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)}
 )
-def create_product(body: NewProduct) -> Response[Product]:
+def create_product(
+    body: NewProduct, catalogue: Annotated[CatalogueService, Depends(catalogue_service)]
+) -> Response[Product]:
     return Response(
         status_code=201, content_type=content_types.APPLICATION_JSON, body=catalogue.create(caller(app), body)
     )
@@ -41,7 +56,9 @@ def create_product(body: NewProduct) -> Response[Product]:
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
     },
 )
-def restock_product(productId: ProductId, body: Restock) -> Product:
+def restock_product(
+    productId: ProductId, body: Restock, catalogue: Annotated[CatalogueService, Depends(catalogue_service)]
+) -> Product:
     return catalogue.restock(caller(app), productId, body.quantity)
 
 
@@ -49,7 +66,7 @@ def restock_product(productId: ProductId, body: Restock) -> Product:
     "/coupons",
     responses={201: {"description": "The new coupon campaign"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
 )
-def create_coupon(body: NewCoupon) -> Response[Coupon]:
+def create_coupon(body: NewCoupon, coupons: Annotated[CouponService, Depends(coupon_service)]) -> Response[Coupon]:
     campaign = coupons.create(caller(app), body)
     identify(campaign_id=campaign.coupon_id)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=campaign)
@@ -62,7 +79,7 @@ def create_coupon(body: NewCoupon) -> Response[Coupon]:
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
     },
 )
-def get_coupon(couponId: CouponId) -> Coupon:
+def get_coupon(couponId: CouponId, coupons: Annotated[CouponService, Depends(coupon_service)]) -> Coupon:
     return coupons.campaign(caller(app), couponId)
 
 

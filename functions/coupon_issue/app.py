@@ -1,6 +1,9 @@
 """POST /coupons/{couponId}/issue: a coupon for the caller, first come, first served."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
 
 from shop.api.http import (
     BAD_REQUEST,
@@ -20,7 +23,12 @@ from shop.models.coupon import IssueCouponRequest, IssuedCoupon
 from shop.services.coupons import CouponService
 
 app = create_app()
-service = CouponService()
+
+
+@cache
+def coupon_service() -> CouponService:
+    """This instance's coupon service: built on its first request, kept for its life."""
+    return CouponService()
 
 
 @app.post(
@@ -30,7 +38,9 @@ service = CouponService()
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
     },
 )
-def issue_coupon(couponId: CouponId, body: IssueCouponRequest) -> Response[IssuedCoupon]:
+def issue_coupon(
+    couponId: CouponId, body: IssueCouponRequest, service: Annotated[CouponService, Depends(coupon_service)]
+) -> Response[IssuedCoupon]:
     issued = service.issue(caller(app), couponId, body.user_id)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=issued)
 

@@ -1,5 +1,10 @@
 """GET /users/{userId}/orders and GET /orders/{orderId}: a user's paid orders."""
 
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends
+
 from shop.api.http import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -18,7 +23,12 @@ from shop.models.order import Order, OrderPage
 from shop.services.orders import OrderService
 
 app = create_app()
-service = OrderService()
+
+
+@cache
+def order_service() -> OrderService:
+    """This instance's order service: built on its first request, kept for its life."""
+    return OrderService()
 
 
 @app.get(
@@ -28,7 +38,12 @@ service = OrderService()
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN),
     },
 )
-def user_orders(userId: UserId, limit: Limit = 20, cursor: PageCursor = None) -> OrderPage:
+def user_orders(
+    userId: UserId,
+    service: Annotated[OrderService, Depends(order_service)],
+    limit: Limit = 20,
+    cursor: PageCursor = None,
+) -> OrderPage:
     return service.orders_of(caller(app), userId, limit, cursor)
 
 
@@ -36,7 +51,7 @@ def user_orders(userId: UserId, limit: Limit = 20, cursor: PageCursor = None) ->
     "/orders/<orderId>",
     responses={200: {"description": "The order"}, **refusals(BAD_REQUEST, UNAUTHORIZED, NOT_FOUND)},
 )
-def get_order(orderId: OrderId) -> Order:
+def get_order(orderId: OrderId, service: Annotated[OrderService, Depends(order_service)]) -> Order:
     return service.order(caller(app), orderId)
 
 

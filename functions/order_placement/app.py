@@ -1,6 +1,9 @@
 """POST /orders: the caller orders and pays, spending stock, balance and an optional coupon together."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
 
 from shop.api.http import (
     BAD_REQUEST,
@@ -21,7 +24,12 @@ from shop.observability import identify
 from shop.services.orders import OrderService
 
 app = create_app()
-service = OrderService()
+
+
+@cache
+def order_service() -> OrderService:
+    """This instance's order service: built on its first request, kept for its life."""
+    return OrderService()
 
 
 @app.post(
@@ -31,7 +39,7 @@ service = OrderService()
         **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE),
     },
 )
-def place_order(body: PlaceOrder) -> Response[Order]:
+def place_order(body: PlaceOrder, service: Annotated[OrderService, Depends(order_service)]) -> Response[Order]:
     order = service.place(caller(app), body, request_key(app))
     identify(order_id=order.order_id)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=order)

@@ -1,15 +1,25 @@
 """GET /products/popular: the top sellers of the last days."""
 
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends
+
 from shop.api.http import create_app, entry_point
 from shop.models.popular import PopularProducts
 from shop.services.popular import PopularProductsService
 
 app = create_app()
-service = PopularProductsService()
+
+
+@cache
+def popular_products_service() -> PopularProductsService:
+    """This instance's ranking service: built on its first request, kept for its life."""
+    return PopularProductsService()
 
 
 @app.get("/products/popular", responses={200: {"description": "The ranking"}})
-def popular_products() -> PopularProducts:
+def popular_products(service: Annotated[PopularProductsService, Depends(popular_products_service)]) -> PopularProducts:
     return service.popular()
 
 

@@ -1,20 +1,32 @@
 """GET /products and GET /products/{productId}: the catalogue."""
 
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Depends
+
 from shop.api.http import BAD_REQUEST, NOT_FOUND, Cursor, Limit, ProductId, create_app, entry_point, refusals
 from shop.models.product import Product, ProductPage
 from shop.services.catalogue import CatalogueService
 
 app = create_app()
-service = CatalogueService()
+
+
+@cache
+def catalogue_service() -> CatalogueService:
+    """This instance's catalogue service: built on its first request, kept for its life."""
+    return CatalogueService()
 
 
 @app.get("/products", responses={200: {"description": "One page of products"}, **refusals(BAD_REQUEST)})
-def list_products(limit: Limit = 20, cursor: Cursor = None) -> ProductPage:
+def list_products(
+    service: Annotated[CatalogueService, Depends(catalogue_service)], limit: Limit = 20, cursor: Cursor = None
+) -> ProductPage:
     return service.page(limit, cursor)
 
 
 @app.get("/products/<productId>", responses={200: {"description": "The product"}, **refusals(BAD_REQUEST, NOT_FOUND)})
-def get_product(productId: ProductId) -> Product:
+def get_product(productId: ProductId, service: Annotated[CatalogueService, Depends(catalogue_service)]) -> Product:
     return service.product(productId)
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from local_runtime.tables import create_tables, truncate_tables
 from shop.repositories import dynamodb
-from shop.services.coupons import known_campaigns
 from tests.support.runtime import *  # noqa: F403 (the session's DynamoDB Local)
 
 
@@ -23,7 +22,6 @@ def local_db(dynamodb_local_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> I
     client = boto3.client("dynamodb", endpoint_url=dynamodb_local_endpoint)
     create_tables(client)
     truncate_tables(client)
-    known_campaigns.clear()  # the campaigns of the tables just emptied
     yield client
     dynamodb.reset_clients()
     os.environ.pop("DYNAMODB_ENDPOINT_URL", None)

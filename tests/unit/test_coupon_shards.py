@@ -11,7 +11,15 @@ import pytest
 
 from shop.errors import ConcurrentUpdate, CouponAlreadyIssued, CouponSoldOut
 from shop.identity import Caller
-from shop.models.coupon import DEFAULT_MAX_SHARDS, Coupon, FixedDiscount, IssuedCoupon, default_shards, split
+from shop.models.coupon import (
+    DEFAULT_MAX_SHARDS,
+    Coupon,
+    CouponShard,
+    FixedDiscount,
+    IssuedCoupon,
+    default_shards,
+    split,
+)
 from shop.repositories.coupons import CouponRepository, shard_key
 from shop.services.coupons import CouponService, KnownCampaigns
 
@@ -121,19 +129,49 @@ def test_a_sharded_campaign_issues_exactly_its_quantity_then_is_sold_out(api: An
     assert len(holders) == 10
 
 
-class Calls:
-    """The repository's calls made by one service, by name (each is one DynamoDB call)."""
+class Recording(CouponRepository):
+    """The repository, recording the calls the services make of it by name (each is one
+    DynamoDB call), and the shard each issue tried."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self) -> None:
+        super().__init__()
         self.made: list[str] = []
-        for name in ("shard", "shards", "issue", "mark_sold_out", "get"):
-            real = getattr(CouponRepository, name)
+        self.tried: list[int] = []
 
-            def spy(repository: CouponRepository, *args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
-                self.made.append(_name)
-                return _real(repository, *args, **kw)
+    def shard(self, coupon_id: str, index: int, *, consistent: bool = True) -> CouponShard | None:
+        self.made.append("shard")
+        return super().shard(coupon_id, index, consistent=consistent)
 
-            monkeypatch.setattr(CouponRepository, name, spy)
+    def shards(self, coupon_id: str, count: int, *, consistent: bool = True) -> list[CouponShard]:
+        self.made.append("shards")
+        return super().shards(coupon_id, count, consistent=consistent)
+
+    def issue(self, coupon: IssuedCoupon, shard: int = 0) -> None:
+        self.made.append("issue")
+        self.tried.append(shard)
+        super().issue(coupon, shard)
+
+    def mark_sold_out(self, coupon_id: str, indices: list[int]) -> None:
+        self.made.append("mark_sold_out")
+        super().mark_sold_out(coupon_id, indices)
+
+    def get(self, coupon_id: str) -> Coupon | None:
+        self.made.append("get")
+        return super().get(coupon_id)
+
+
+class Contended(Recording):
+    """Every issue on one of `shards` (all of them by default) stays contended through its retries."""
+
+    def __init__(self, shards: set[int] | None = None) -> None:
+        super().__init__()
+        self.contended = shards
+
+    def issue(self, coupon: IssuedCoupon, shard: int = 0) -> None:
+        if self.contended is None or shard in self.contended:
+            self.tried.append(shard)
+            raise ConcurrentUpdate()
+        super().issue(coupon, shard)
 
 
 class Always(random.Random):
@@ -163,11 +201,11 @@ def campaign(coupon_id: str, quantity: int, shards: int) -> None:
 
 
 def test_one_shard_is_read_once_per_instance_then_each_issue_is_one_transaction_and_sold_out_is_learnt(
-    aws: Any, monkeypatch: pytest.MonkeyPatch
+    aws: Any,
 ) -> None:
     campaign("single", 2, 1)
-    service = CouponService(known=KnownCampaigns())
-    calls = Calls(monkeypatch)
+    calls = Recording()
+    service = CouponService(calls, known=KnownCampaigns())
     service.issue(Caller("a"), "single")
     assert calls.made == ["shard", "issue"]  # an instance new to the campaign reads it first
     calls.made.clear()
@@ -182,16 +220,16 @@ def test_one_shard_is_read_once_per_instance_then_each_issue_is_one_transaction_
         service.issue(Caller("d"), "single")
     assert calls.made == []
     with pytest.raises(CouponSoldOut):
-        CouponService(known=KnownCampaigns()).issue(Caller("e"), "single")
+        CouponService(calls, known=KnownCampaigns()).issue(Caller("e"), "single")
     assert calls.made == ["shard"]  # another instance: its one read answers
     assert CouponService().coupon("single").remaining_quantity == 0
 
 
-def test_a_request_whose_shard_is_empty_walks_to_one_that_is_not(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_request_whose_shard_is_empty_walks_to_one_that_is_not(aws: Any) -> None:
     campaign("walk", 4, 4)
     known = KnownCampaigns()
-    service = CouponService(rng=Always(0), known=known)
-    calls = Calls(monkeypatch)
+    calls = Recording()
+    service = CouponService(calls, rng=Always(0), known=known)
     service.issue(Caller("a"), "walk")  # shard 0, read first while the campaign is new to the instance
     assert calls.made == ["shard", "issue"]
     calls.made.clear()
@@ -214,25 +252,19 @@ def test_a_request_whose_shard_is_empty_walks_to_one_that_is_not(aws: Any, monke
     with pytest.raises(CouponSoldOut):
         service.issue(Caller("f"), "walk")
     assert calls.made == []  # known sold out: no call
-    later = CouponService(rng=Always(3), known=KnownCampaigns())
+    later = CouponService(calls, rng=Always(3), known=KnownCampaigns())
     for user in ("g", "h"):  # a new instance: one read of shard 0, marked; then nothing
         with pytest.raises(CouponSoldOut):
             later.issue(Caller(user), "walk")
     assert calls.made == ["shard"]
 
 
-def test_an_instance_never_tries_first_a_shard_it_has_seen_empty(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_instance_never_tries_first_a_shard_it_has_seen_empty(aws: Any) -> None:
     campaign("skip", 6, 3)  # 2 coupons a shard
     known = KnownCampaigns()
-    service = CouponService(rng=random.Random(5), known=known)
-    tried: list[int] = []
-    real_issue = CouponRepository.issue
-
-    def spy(self: CouponRepository, coupon: IssuedCoupon, shard: int = 0) -> None:
-        tried.append(shard)
-        real_issue(self, coupon, shard)
-
-    monkeypatch.setattr(CouponRepository, "issue", spy)
+    coupons = Recording()
+    service = CouponService(coupons, rng=random.Random(5), known=known)
+    tried = coupons.tried
     seen_empty_before: list[set[int]] = []
     first_tried: list[int] = []
     for user in range(7):
@@ -249,48 +281,33 @@ def test_an_instance_never_tries_first_a_shard_it_has_seen_empty(aws: Any, monke
     assert CouponService().coupon("skip").remaining_quantity == 0
 
 
-def test_a_marked_shard_refusing_a_transaction_answers_sold_out_without_a_walk(
-    aws: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_marked_shard_refusing_a_transaction_answers_sold_out_without_a_walk(aws: Any) -> None:
     campaign("marked", 2, 2)
+    calls = Recording()
     first = CouponService(rng=Always(0), known=KnownCampaigns())
-    second = CouponService(rng=Always(1), known=KnownCampaigns())
+    second = CouponService(calls, rng=Always(1), known=KnownCampaigns())
     second.issue(Caller("warm"), "marked")  # learns the campaign (shard 0 read), takes shard 0
     first.issue(Caller("a"), "marked")  # reads shard 0 empty, walks to shard 1
     with pytest.raises(CouponSoldOut):
         first.issue(Caller("b"), "marked")  # shard 1 refuses; the walk sees both empty and marks them
-    calls = Calls(monkeypatch)
+    calls.made.clear()
     with pytest.raises(CouponSoldOut):
         second.issue(Caller("d"), "marked")  # shard 1, not seen empty by this instance: refused, marked
     assert calls.made == ["issue"]
 
 
-def test_a_walk_tries_each_shard_at_most_once(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_walk_tries_each_shard_at_most_once(aws: Any) -> None:
     campaign("bounded", 8, 8)
-    tried: list[int] = []
-
-    def always_contended(self: CouponRepository, coupon: IssuedCoupon, shard: int = 0) -> None:
-        tried.append(shard)
-        raise ConcurrentUpdate()
-
-    monkeypatch.setattr(CouponRepository, "issue", always_contended)
+    coupons = Contended()
     with pytest.raises(ConcurrentUpdate):
-        CouponService(rng=random.Random(3)).issue(Caller("a"), "bounded")
-    assert sorted(tried) == list(range(8))
+        CouponService(coupons, rng=random.Random(3)).issue(Caller("a"), "bounded")
+    assert sorted(coupons.tried) == list(range(8))
     assert sum(s.remaining_quantity for s in CouponRepository().shards("bounded", 8)) == 8
 
 
-def test_a_contended_shard_sends_the_request_to_another(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_contended_shard_sends_the_request_to_another(aws: Any) -> None:
     campaign("busy", 8, 4)
-    real_issue = CouponRepository.issue
-
-    def shard_0_contended(self: CouponRepository, coupon: IssuedCoupon, shard: int = 0) -> None:
-        if shard == 0:
-            raise ConcurrentUpdate()
-        real_issue(self, coupon, shard)
-
-    monkeypatch.setattr(CouponRepository, "issue", shard_0_contended)
-    issued = CouponService(rng=Always(0)).issue(Caller("a"), "busy")
+    issued = CouponService(Contended(shards={0}), rng=Always(0)).issue(Caller("a"), "busy")
     assert issued.user_id == "a"
     parts = [s.remaining_quantity for s in CouponRepository().shards("busy", 4)]
     assert parts[0] == 2

@@ -6,8 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from shop import clock
+from shop.models.coupon import CouponShard
+from shop.repositories.coupons import CouponRepository
+from shop.services.coupons import CouponService
+from tests.support.clock import SetClock
 
 ADMIN = "CatalogueAdminFunction"
 ISSUE = "CouponIssueFunction"
@@ -103,12 +108,14 @@ def test_an_invalid_issue_request_is_refused_and_spends_nothing(api: Any, body: 
     assert remaining(api, coupon_id) == 3
 
 
-def test_the_list_holds_each_coupon_of_the_user_newest_first(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_list_holds_each_coupon_of_the_user_newest_first(api: Any) -> None:
     first, second = campaign(api), campaign(api)
     start = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: start)
+    now = SetClock(start)
+    api.serve(ISSUE, CouponService(now=now))
+    api.serve(LIST, CouponService(now=now))
     api.call(ISSUE, "POST", f"/coupons/{first}/issue", {"userId": "u1"}, caller="u1")
-    monkeypatch.setattr(clock, "now", lambda: start + timedelta(minutes=1))
+    now.set(start + timedelta(minutes=1))
     api.call(ISSUE, "POST", f"/coupons/{second}/issue", {"userId": "u1"}, caller="u1")
     api.call(ISSUE, "POST", f"/coupons/{second}/issue", {"userId": "u2"}, caller="u2")
     status, body = api.call(LIST, "GET", "/users/u1/coupons", caller="u1")
@@ -117,13 +124,14 @@ def test_the_list_holds_each_coupon_of_the_user_newest_first(api: Any, monkeypat
     assert {c["userId"] for c in body["items"]} == {"u1"}
 
 
-def test_a_coupon_past_its_validity_is_listed_as_expired(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_coupon_past_its_validity_is_listed_as_expired(api: Any) -> None:
     coupon_id = campaign(api, valid_days=2)
     issued = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")[1]
     expires_at = datetime.fromisoformat(issued["expiresAt"])
-    monkeypatch.setattr(clock, "now", lambda: expires_at - timedelta(seconds=1))
+    now = SetClock(expires_at - timedelta(seconds=1))
+    api.serve(LIST, CouponService(now=now))
     assert api.call(LIST, "GET", "/users/u1/coupons", caller="u1")[1]["items"][0]["status"] == "AVAILABLE"
-    monkeypatch.setattr(clock, "now", lambda: expires_at)
+    now.set(expires_at)
     assert api.call(LIST, "GET", "/users/u1/coupons", caller="u1")[1]["items"][0]["status"] == "EXPIRED"
 
 
@@ -143,49 +151,49 @@ def test_a_user_with_no_coupons_gets_an_empty_list(api: Any) -> None:
     assert api.call(LIST, "GET", "/users/nobody/coupons", caller="nobody") == (200, {"items": []})
 
 
-def contended(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every issue transaction conflicts with a concurrent one, however often it is retried."""
-    from botocore.exceptions import ClientError
+class Contended:
+    """A client whose every issue transaction conflicts with a concurrent one, however often it is retried."""
 
-    from shop.repositories import dynamodb
-
-    class Contended:
-        def transact_write_items(self, **_: Any) -> None:
-            raise ClientError(
-                {
-                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
-                },
-                "TransactWriteItems",
-            )
-
-    monkeypatch.setattr(dynamodb, "client", lambda: Contended())
-    monkeypatch.setattr(dynamodb.time, "sleep", lambda _: None)
+    def transact_write_items(self, **_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
 
 
-def test_a_contended_issue_that_gives_up_is_asked_to_retry(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_pause(_: float) -> None:
+    pass
+
+
+def test_a_contended_issue_that_gives_up_is_asked_to_retry(api: Any) -> None:
     coupon_id = campaign(api, quantity=5)
-    contended(monkeypatch)
+    api.serve(ISSUE, CouponService(CouponRepository(client=Contended(), sleep=no_pause)))
     status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (409, "CONCURRENT_UPDATE")
     assert remaining(api, coupon_id) == 5
 
 
-def test_a_contended_issue_of_a_campaign_sold_out_meanwhile_is_sold_out(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from shop.repositories.coupons import CouponRepository
+class SoldOutMeanwhile(CouponRepository):
+    """Contended transactions, and a read of every shard that finds them empty."""
 
+    def __init__(self) -> None:
+        super().__init__(client=Contended(), sleep=no_pause)
+        self.reads: list[str] = []
+
+    def shards(self, coupon_id: str, count: int, *, consistent: bool = True) -> list[CouponShard]:
+        self.reads.append(coupon_id)
+        found = super().shards(coupon_id, count, consistent=consistent)
+        return [s.model_copy(update={"remaining_quantity": 0}) for s in found]
+
+
+def test_a_contended_issue_of_a_campaign_sold_out_meanwhile_is_sold_out(api: Any) -> None:
     coupon_id = campaign(api, quantity=1)
-    real_shards = CouponRepository.shards
-    reads: list[str] = []
-
-    def sold_out_meanwhile(self: CouponRepository, wanted: str, count: int, **options: Any) -> Any:
-        reads.append(wanted)
-        return [s.model_copy(update={"remaining_quantity": 0}) for s in real_shards(self, wanted, count, **options)]
-
-    monkeypatch.setattr(CouponRepository, "shards", sold_out_meanwhile)
-    contended(monkeypatch)
+    coupons = SoldOutMeanwhile()
+    reads = coupons.reads
+    api.serve(ISSUE, CouponService(coupons))
     status, body = api.call(ISSUE, "POST", f"/coupons/{coupon_id}/issue", {"userId": "u1"}, caller="u1")
     assert (status, body["code"]) == (409, "COUPON_SOLD_OUT")
     assert reads == [coupon_id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,14 @@ def api(aws: Any) -> Api:
 @pytest.fixture(scope="module")
 def seeded(aws: Any) -> None:
     """The module's database is seeded once, when it is created."""
+
+
+@pytest.fixture
+def serve(api: Api) -> Iterator[Callable[[str, Any], None]]:
+    """`serve(fn, service)`: the function's routes use `service`, for one test (the module's Api
+    outlives it)."""
+    yield api.serve
+    api.close()
 
 
 # ---------------------------------------------------------------- calling and checking
@@ -897,7 +905,7 @@ SECRET = "secret detail at /var/task/shop/services.py line 42"
 
 @pytest.mark.parametrize("r", ROUTES, ids=str)
 def test_an_unexpected_exception_is_a_500_internal_error_without_details(
-    r: Route, api: Api, aws: Any, seeded: None, monkeypatch: pytest.MonkeyPatch
+    r: Route, api: Api, aws: Any, seeded: None, serve: Callable[[str, Any], None]
 ) -> None:
     service_class, method = r.service
     assert callable(getattr(service_class, method))
@@ -905,7 +913,7 @@ def test_an_unexpected_exception_is_a_500_internal_error_without_details(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(SECRET)
 
-    monkeypatch.setattr(service_class, method, explode)
+    serve(r.function, type("Exploding", (service_class,), {method: explode})())
     before = snapshot(aws)
     status, headers, raw = call(api, r.function, r.method, r.path, r.body)
     body = assert_error(status, headers, raw, 500, "INTERNAL_ERROR")
@@ -916,15 +924,16 @@ def test_an_unexpected_exception_is_a_500_internal_error_without_details(
 
 
 def test_a_domain_error_with_no_contract_code_is_a_500_internal_error(
-    api: Api, seeded: None, monkeypatch: pytest.MonkeyPatch
+    api: Api, seeded: None, serve: Callable[[str, Any], None]
 ) -> None:
     class Unmapped(ShopError):
         pass
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise Unmapped(SECRET)
+    class Refusing(BalanceService):
+        def balance(self, *args: Any, **kwargs: Any) -> Any:
+            raise Unmapped(SECRET)
 
-    monkeypatch.setattr(BalanceService, "balance", refuse)
+    serve("BalanceInquiryFunction", Refusing())
     status, headers, raw = call(api, "BalanceInquiryFunction", "GET", "/users/user-1/balance")
     assert_error(status, headers, raw, 500, "INTERNAL_ERROR")
     assert "secret" not in raw
@@ -959,14 +968,15 @@ def test_a_json_media_type_is_read_whatever_its_case(api: Any, content_type: str
     assert (status, body) == (200, {"userId": user, "balance": 700})
 
 
-def test_a_long_refusal_message_is_cut_to_the_cap(api: Api, seeded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_refusal_message_is_cut_to_the_cap(api: Api, seeded: None, serve: Callable[[str, Any], None]) -> None:
     """Whatever builds the message, the answer keeps it short."""
     from shop.errors import ProductNotFound
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise ProductNotFound("p" * 5_000)
+    class Refusing(CatalogueService):
+        def product(self, *args: Any, **kwargs: Any) -> Any:
+            raise ProductNotFound("p" * 5_000)
 
-    monkeypatch.setattr(CatalogueService, "product", refuse)
+    serve("ProductInquiryFunction", Refusing())
     status, headers, raw = call(api, "ProductInquiryFunction", "GET", "/products/p-mouse")
     body = assert_error(status, headers, raw, 404, "PRODUCT_NOT_FOUND")
     assert len(body["message"]) == MAX_MESSAGE

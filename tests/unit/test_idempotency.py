@@ -13,7 +13,11 @@ from botocore.exceptions import ReadTimeoutError
 
 from shop.models.product import Product
 from shop.repositories import dynamodb
+from shop.repositories.balances import BalanceRepository
+from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
+from shop.services.balance import BalanceService
+from shop.services.orders import OrderService
 from tests.support.lambda_events import LambdaContext, http_event
 
 CHARGE = "BalanceChargeFunction"
@@ -141,9 +145,9 @@ class BlockingClient:
         return getattr(self.real, name)
 
 
-def test_the_same_key_while_the_first_runs_is_409_in_progress(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_key_while_the_first_runs_is_409_in_progress(api: Any) -> None:
     blocking = BlockingClient(dynamodb.client())
-    monkeypatch.setattr(dynamodb, "client", lambda: blocking)
+    api.serve(CHARGE, BalanceService(BalanceRepository(client=blocking)))
     answers: list[Answer] = []
     first = threading.Thread(target=lambda: answers.append(charge(api, 5_000, "slow")))
     first.start()
@@ -180,11 +184,9 @@ class LosingClient:
         return getattr(self.real, name)
 
 
-def test_a_charge_whose_answer_was_lost_is_resent_with_its_token_and_applied_once(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_charge_whose_answer_was_lost_is_resent_with_its_token_and_applied_once(api: Any) -> None:
     losing = LosingClient(dynamodb.client(), lose=1)
-    monkeypatch.setattr(dynamodb, "client", lambda: losing)
+    api.serve(CHARGE, BalanceService(BalanceRepository(client=losing)))
     answer = charge(api, 7_000, None)
     assert (answer.status, answer.body) == (200, {"userId": "u1", "balance": 7_000})
     assert len(losing.tokens) == 2 and losing.tokens[0] == losing.tokens[1]
@@ -193,12 +195,10 @@ def test_a_charge_whose_answer_was_lost_is_resent_with_its_token_and_applied_onc
 
 
 @pytest.mark.parametrize("applied", [True, False])
-def test_an_unknown_outcome_is_503_and_a_retry_with_the_key_answers_the_real_one(
-    api: Any, monkeypatch: pytest.MonkeyPatch, applied: bool
-) -> None:
+def test_an_unknown_outcome_is_503_and_a_retry_with_the_key_answers_the_real_one(api: Any, applied: bool) -> None:
     real = dynamodb.client()
     losing = LosingClient(real, lose=int(applied), fail=int(not applied))
-    monkeypatch.setattr(dynamodb, "client", lambda: losing)
+    api.serve(CHARGE, BalanceService(BalanceRepository(client=losing)))
     unknown = charge(api, 7_000, "k", remaining_millis=2_000)
     assert (unknown.status, unknown.body["code"]) == (503, "OUTCOME_UNKNOWN")
     assert int(unknown.headers["Retry-After"]) >= 1
@@ -213,13 +213,11 @@ def test_an_unknown_outcome_is_503_and_a_retry_with_the_key_answers_the_real_one
     assert charge(api, 7_000, "k").headers["Idempotent-Replayed"] == "true"
 
 
-def test_an_order_whose_outcome_was_unknown_is_answered_on_a_retry_with_its_key(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_order_whose_outcome_was_unknown_is_answered_on_a_retry_with_its_key(api: Any) -> None:
     ProductRepository().create(Product(product_id="pen", name="Pen", price=1_500, stock=1))
     assert charge(api, 10_000, None).status == 200
     losing = LosingClient(dynamodb.client(), lose=1)
-    monkeypatch.setattr(dynamodb, "client", lambda: losing)
+    api.serve(ORDER, OrderService(orders=OrderRepository(client=losing)))
     body = {"userId": "u1", "items": [{"productId": "pen", "quantity": 1}]}
     unknown = call(api, ORDER, "/orders", body, "o-key", remaining_millis=2_000)
     assert (unknown.status, unknown.body["code"]) == (503, "OUTCOME_UNKNOWN")

@@ -30,7 +30,6 @@ from local_runtime import template
 from local_runtime.seed import seed
 from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
-from shop.services.coupons import known_campaigns
 from tests.support import dynamodb_calls
 from tests.support.cloudformation import Stack
 from tests.support.dynamodb_calls import Call
@@ -212,7 +211,6 @@ def used() -> Iterator[dict[str, set[Call]]]:
     """What every function was recorded calling: the scenario once, and whatever ran before."""
     with mock_aws():
         dynamodb.reset_clients()
-        known_campaigns.clear()
         dynamodb_calls.install()
         client = boto3.client("dynamodb")
         create_tables(client)
@@ -220,7 +218,6 @@ def used() -> Iterator[dict[str, set[Call]]]:
         exercise_every_function(Api(), client)
         yield {function: set(calls) for function, calls in dynamodb_calls.RECORDED.items()}
     dynamodb.reset_clients()
-    known_campaigns.clear()
 
 
 # ---------------------------------------------------------------------------------------- checks

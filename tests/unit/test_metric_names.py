@@ -18,7 +18,6 @@ from local_runtime import template
 from local_runtime.seed import seed
 from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
-from shop.services.coupons import known_campaigns
 from tests.support import dynamodb_calls
 from tests.unit.conftest import Api
 from tests.unit.test_least_privilege import exercise_every_function
@@ -69,7 +68,6 @@ def named_by_the_template() -> set[str]:
 def emitted() -> Iterator[set[str]]:
     with pytest.MonkeyPatch.context() as env, mock_aws():
         dynamodb.reset_clients()
-        known_campaigns.clear()
         dynamodb_calls.install()
         client = boto3.client("dynamodb")
         create_tables(client)
@@ -89,7 +87,6 @@ def emitted() -> Iterator[set[str]]:
             assert status == 503
         yield emitted_names(capture.text)
     dynamodb.reset_clients()
-    known_campaigns.clear()
 
 
 class _Capture:

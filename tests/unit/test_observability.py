@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime.functions import load_handler
+from local_runtime.functions import load_handler, load_module
 from shop import observability, tracing
 from shop.api.errors import OUTCOME_UNKNOWN_MESSAGE
 from shop.api.http import REQUEST_MESSAGE
@@ -130,12 +130,14 @@ def test_every_record_of_an_outcome_unknown_request_carries_its_id(
 
     from shop.services.balance import BalanceService
 
-    def lost(*args: Any, **kwargs: Any) -> Any:
-        raise ReadTimeoutError(endpoint_url="http://dynamodb")
+    class Lost(BalanceService):
+        def balance(self, *args: Any, **kwargs: Any) -> Any:
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
 
-    monkeypatch.setattr(BalanceService, "balance", lost)
+    function = load_module("BalanceInquiryFunction")
+    monkeypatch.setitem(function.app.dependency_overrides, function.balance_service, Lost)
     event, request_id = with_request_id(sample("balance_inquiry.json"))
-    answer = load_handler("BalanceInquiryFunction")(event, LambdaContext())
+    answer = function.lambda_handler(event, LambdaContext())
     assert answer["statusCode"] == 503
     found = records(log)
     assert [record.get("message") for record in found] == [OUTCOME_UNKNOWN_MESSAGE, REQUEST_MESSAGE, None]
@@ -211,12 +213,18 @@ def test_the_sales_counter_logs_the_events_id_and_order_id(aws: Any, log: Any, f
 def test_the_forwarder_logs_one_line_per_batch_naming_each_order_and_event(
     aws: Any, log: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from shop.models.order import Order
     from shop.services.data_platform import DataPlatformService
 
-    monkeypatch.setattr(DataPlatformService, "send", lambda self, order: None)
+    class Accepting(DataPlatformService):
+        def send(self, order: Order) -> None:
+            pass
+
+    function = load_module("DataPlatformForwarderFunction")
+    monkeypatch.setattr(function, "service", Accepting())
     event = sample("data_platform_forwarder.json")
     bodies = [json.loads(record["body"]) for record in event["Records"]]
-    answer = load_handler("DataPlatformForwarderFunction")(event, LambdaContext())
+    answer = function.lambda_handler(event, LambdaContext())
     assert answer == {"batchItemFailures": []}
     (line,) = records(log)
     assert line["message"] == "batch forwarded"
@@ -283,7 +291,7 @@ def test_tracing_off_does_not_import_the_xray_sdk_nor_wrap_the_handler() -> None
     # In a fresh interpreter: this one may have loaded the SDK for another reason.
     probe = (
         "import sys\n"
-        "from local_runtime.functions import load_handler\n"
+        "from local_runtime.functions import load_handler, load_module\n"
         "from shop import tracing\n"
         "handler = load_handler('OrderPlacementFunction')\n"
         "assert tracing.tracer() is None\n"

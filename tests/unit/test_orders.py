@@ -15,6 +15,7 @@ from shop.models.product import Product
 from shop.repositories import dynamodb
 from shop.repositories.orders import OrderRepository, PriceChanged
 from shop.repositories.products import ProductRepository
+from shop.services.orders import OrderService
 from tests.support.orders import paid_order
 
 ORDER = "OrderPlacementFunction"
@@ -184,10 +185,10 @@ def test_a_used_coupon_is_invalid(shop: Any, aws: Any) -> None:
     assert snapshot(aws) == before
 
 
-def test_an_expired_coupon_is_invalid(shop: Any, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_expired_coupon_is_invalid(shop: Any, aws: Any) -> None:
     coupon = coupon_for(shop, "buyer", {"type": "FIXED", "amount": 1_000}, valid_days=1)
     later = clock.now() + timedelta(days=1)
-    monkeypatch.setattr(clock, "now", lambda: later)
+    shop.serve(ORDER, OrderService(now=lambda: later))
     before = snapshot(aws)
     status, body = order(shop, [("pen", 1)], coupon=coupon)
     assert (status, body["code"]) == (409, "INVALID_COUPON")
@@ -276,18 +277,25 @@ def test_the_transaction_refuses_a_price_changed_in_the_meantime(shop: Any) -> N
     assert stock("pen") == 10
 
 
-def test_an_order_priced_before_a_price_change_is_priced_again(shop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_get_many = ProductRepository.get_many
-    reads = []
+class StaleOnce(ProductRepository):
+    """Its first read shows every price 500 lower than it is (a price raised since)."""
 
-    def stale_once(self: ProductRepository, ids: list[str]) -> dict[str, Product]:
-        found = real_get_many(self, ids)
-        reads.append(ids)
-        if len(reads) == 1:
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[list[str]] = []
+
+    def get_many(self, product_ids: list[str]) -> dict[str, Product]:
+        found = super().get_many(product_ids)
+        self.reads.append(product_ids)
+        if len(self.reads) == 1:
             return {pid: p.model_copy(update={"price": p.price - 500}) for pid, p in found.items()}
         return found
 
-    monkeypatch.setattr(ProductRepository, "get_many", stale_once)
+
+def test_an_order_priced_before_a_price_change_is_priced_again(shop: Any) -> None:
+    products = StaleOnce()
+    reads = products.reads
+    shop.serve(ORDER, OrderService(products=products))
     status, placed = order(shop, [("pen", 2)])
     assert status == 201, placed
     assert len(reads) == 2
@@ -315,28 +323,25 @@ class ConflictingClient:
             )
 
 
-def test_a_transaction_conflict_is_retried_then_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transaction_conflict_is_retried_then_succeeds() -> None:
     fake = ConflictingClient(conflicts=3)
-    monkeypatch.setattr(dynamodb, "client", lambda: fake)
     pauses: list[float] = []
-    dynamodb.transact_write([{}, {}], lambda reasons: AssertionError(reasons), sleep=pauses.append)
+    dynamodb.transact_write([{}, {}], lambda reasons: AssertionError(reasons), client=fake, sleep=pauses.append)
     assert fake.calls == 4
     assert len(pauses) == 3
     assert all(0 <= pause <= 0.5 for pause in pauses)
 
 
-def test_endless_conflicts_give_up_with_concurrent_update(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endless_conflicts_give_up_with_concurrent_update() -> None:
     fake = ConflictingClient(conflicts=10**6)
-    monkeypatch.setattr(dynamodb, "client", lambda: fake)
     with pytest.raises(ConcurrentUpdate):
-        dynamodb.transact_write([{}, {}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+        dynamodb.transact_write([{}, {}], lambda reasons: AssertionError(reasons), client=fake, sleep=lambda _: None)
     assert fake.calls == dynamodb.MAX_ATTEMPTS
 
 
-def test_endless_conflicts_are_answered_409_concurrent_update(shop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endless_conflicts_are_answered_409_concurrent_update(shop: Any) -> None:
     fake = ConflictingClient(conflicts=10**6)
-    monkeypatch.setattr(dynamodb, "client", lambda: fake)
-    monkeypatch.setattr(dynamodb.time, "sleep", lambda _: None)
+    shop.serve(ORDER, OrderService(orders=OrderRepository(client=fake, sleep=lambda _: None)))
     status, body = order(shop, [("pen", 1)])
     assert (status, body["code"]) == (409, "CONCURRENT_UPDATE")
     assert stock("pen") == 10
@@ -381,26 +386,21 @@ class RecordingClient:
             raise ClientError({"Error": {"Code": code, "Message": code}}, "TransactWriteItems")
 
 
-def test_a_transaction_whose_outcome_is_unknown_is_retried_with_the_same_token(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_transaction_whose_outcome_is_unknown_is_retried_with_the_same_token() -> None:
     fake = RecordingClient(["TransactionInProgressException", None])
-    monkeypatch.setattr(dynamodb, "client", lambda: fake)
-    dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+    dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), client=fake, sleep=lambda _: None)
     assert len(fake.tokens) == 2
     assert fake.tokens[0] == fake.tokens[1]
 
 
-def test_a_cancelled_transaction_is_retried_as_a_new_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cancelled_transaction_is_retried_as_a_new_request() -> None:
     fake = RecordingClient(["conflict", "conflict", None])
-    monkeypatch.setattr(dynamodb, "client", lambda: fake)
-    dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+    dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), client=fake, sleep=lambda _: None)
     assert len(set(fake.tokens)) == 3
 
 
-def test_another_failure_of_a_transaction_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_failure_of_a_transaction_is_not_retried() -> None:
     fake = RecordingClient(["ValidationException"])
-    monkeypatch.setattr(dynamodb, "client", lambda: fake)
     with pytest.raises(ClientError):
-        dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), sleep=lambda _: None)
+        dynamodb.transact_write([{}], lambda reasons: AssertionError(reasons), client=fake, sleep=lambda _: None)
     assert len(fake.tokens) == 1

@@ -14,7 +14,8 @@ from shop import clock
 from shop.models.popular import ProductSales
 from shop.repositories import dynamodb
 from shop.repositories.sales import SalesRepository
-from shop.services.popular import rank
+from shop.services.popular import PopularProductsService, SalesCountingService, rank
+from tests.support.clock import SetClock
 from tests.support.lambda_events import LambdaContext, sample
 from tests.unit.conftest import Api
 
@@ -94,13 +95,13 @@ def test_rank_of_nothing_sold_is_empty() -> None:
 
 
 @pytest.fixture
-def set_now(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
-    """Move the shop's clock (services call `clock.now()`)."""
-
-    def move(at: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: at)
-
-    return move
+def set_now(api: Api, monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Move the clock the ranking's and the sales counter's services tell the time by (the
+    counter, a function without routes, is given its service as its module's `service`)."""
+    now = SetClock()
+    api.serve(POPULAR, PopularProductsService(now=now))
+    monkeypatch.setattr(api.module(COUNTER), "service", SalesCountingService(now=now))
+    return now.set
 
 
 def order_completed(
@@ -342,7 +343,6 @@ def test_sales_counting_writes_no_item_every_count_would_share() -> None:
     """Concurrent counts conflict on any item they all update: each count touches only its order's
     marker and its products' day counts."""
     from datetime import datetime
-    from unittest.mock import patch
 
     from shop.models.product import Product
     from shop.repositories.sales import SalesRepository
@@ -352,9 +352,16 @@ def test_sales_counting_writes_no_item_every_count_would_share() -> None:
         [(Product(product_id="p-1", name="P", price=10, stock=5), 2)],
         at=datetime.fromisoformat("2026-11-24T09:30:00+09:00"),
     )
-    with patch("shop.repositories.dynamodb.transact_write") as transact:
-        SalesRepository("SalesTable").count(order, order.created_at.date())
-    (items, _), _ = transact.call_args
+
+    class Recording:
+        items: list[dict[str, Any]] = []
+
+        def transact_write_items(self, TransactItems: list[dict[str, Any]], **_: Any) -> None:
+            self.items = TransactItems
+
+    transaction = Recording()
+    SalesRepository("SalesTable", client=transaction).count(order, order.created_at.date())
+    items = transaction.items
     keys = [(next(iter(item.values())).get("Key") or next(iter(item.values()))["Item"]) for item in items]
     assert [(key["pk"]["S"], key["sk"]["S"]) for key in keys] == [
         ("ORDER#o-1", "COUNTED"),

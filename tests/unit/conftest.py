@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_runtime.functions import load_handler
+from local_runtime.handler_loader import load_handler
 from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
 from shop.services.coupons import known_campaigns

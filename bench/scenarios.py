@@ -452,7 +452,7 @@ def _event(
 def posts(meter: Meter) -> dict[str, Any]:
     """Each POST through its function's handler (the idempotency layer included), without a key, with
     a new key, and the same request replayed; and what the ledger adds to the writes."""
-    from local_runtime.functions import load_handler
+    from local_runtime.handler_loader import load_handler
 
     charge, order, issue = (
         load_handler(name) for name in ("BalanceChargeFunction", "OrderPlacementFunction", "CouponIssueFunction")

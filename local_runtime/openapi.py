@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from local_runtime import template
-from local_runtime.functions import load_module
+from local_runtime.handler_loader import load_module
 
 TITLE = "Shop API"
 OPENAPI_VERSION = "3.1.0"

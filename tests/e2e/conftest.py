@@ -1,8 +1,10 @@
-"""End-to-end tests: HTTP through the local runtime (SAM's gateway, in-process handlers) on DynamoDB Local."""
+"""End-to-end tests: HTTP through the local runtime (`make run`: its gateway, each function instance in
+a process of its own) on DynamoDB Local."""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,6 +32,8 @@ class Answer:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    sent_at: float = field(default=0.0, compare=False)  # time.monotonic(), set by `race`
+    answered_at: float = field(default=0.0, compare=False)
 
     @property
     def code(self) -> str:
@@ -75,7 +79,8 @@ class Client:
 
 def race(calls: list[Callable[[], Answer]], clients: int = 64) -> tuple[Counter[str], list[Answer]]:
     """Run the calls from `clients` threads that start together, each taking the next call as it
-    finishes one; count the answers by code."""
+    finishes one; count the answers by code. Each answer keeps when its request was sent and
+    when it was answered (`most_in_flight`)."""
     workers = min(clients, len(calls))
     start = threading.Barrier(workers)
     answers: list[Answer | None] = [None] * len(calls)
@@ -89,10 +94,13 @@ def race(calls: list[Callable[[], Answer]], clients: int = 64) -> tuple[Counter[
                 index = next(next_call, None)
             if index is None:
                 return
+            sent_at = time.monotonic()
             try:
-                answers[index] = calls[index]()
+                answer = calls[index]()
             except requests.RequestException as error:
-                answers[index] = Answer(0, f"{type(error).__name__}: {error}")
+                answer = Answer(0, f"{type(error).__name__}: {error}")
+            answer.sent_at, answer.answered_at = sent_at, time.monotonic()
+            answers[index] = answer
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for thread in threads:
@@ -101,6 +109,19 @@ def race(calls: list[Callable[[], Answer]], clients: int = 64) -> tuple[Counter[
         thread.join(timeout=300)
     done = [answer if answer is not None else Answer(0, "not run") for answer in answers]
     return Counter(answer.code for answer in done), done
+
+
+def most_in_flight(answers: list[Answer]) -> int:
+    """The most requests of a race that were in flight at once (sent and not yet answered)."""
+    moments = sorted(
+        [(answer.sent_at, 1) for answer in answers if answer.sent_at]
+        + [(answer.answered_at, -1) for answer in answers if answer.sent_at]
+    )  # an answer before a request sent at the same moment
+    most = in_flight = 0
+    for _, change in moments:
+        in_flight += change
+        most = max(most, in_flight)
+    return most
 
 
 def fresh_id(prefix: str) -> str:

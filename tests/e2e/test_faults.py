@@ -44,14 +44,16 @@ class Faulty:
     _stalls: list[threading.Thread] = field(default_factory=list)
 
     def stall(self, seconds: float, after: float = 0.0) -> threading.Thread:
-        """Pause the database `after` seconds from now, for `seconds`; the thread ends once it
-        answers again."""
+        """Pause the database `after` seconds from now, for `seconds`; returns once it is paused
+        (the thread ends once it answers again)."""
         pid = self.database.pid  # the JVM itself, not the watchdog it runs under
         assert pid is not None
+        paused = threading.Event()
 
         def pause() -> None:
             time.sleep(after)
             os.kill(pid, signal.SIGSTOP)
+            paused.set()
             try:
                 time.sleep(seconds)
             finally:
@@ -60,6 +62,7 @@ class Faulty:
         thread = threading.Thread(target=pause, daemon=True)
         thread.start()
         self._stalls.append(thread)
+        assert paused.wait(timeout=after + 10), "the database was not paused"
         return thread
 
     def resume_all(self) -> None:
@@ -129,9 +132,17 @@ class Outcome:
     seen: list[str] = field(default_factory=list)
     final: Any = None
     status: int = 0
+    answered_after: float = 0.0  # seconds from the first try to the final answer
 
     def no_server_error_but_unknown(self) -> None:
         assert not [s for s in self.seen if s.startswith("5") and s != "503 OUTCOME_UNKNOWN"], self.seen
+
+    def met_the_stall(self, seconds: float) -> None:
+        """The client's first try went unanswered within its timeout, and its answer came once the
+        stall of `seconds` was over (nothing answers while the database is paused; the margin is
+        for the moment between the pause and the first try)."""
+        assert self.seen[0] == "timeout", self.seen
+        assert self.answered_after >= seconds - 0.25, (self.answered_after, self.seen)
 
 
 def send(
@@ -150,7 +161,8 @@ def with_key_until_answered(faulty: Faulty, path: str, body: Any, user_id: str) 
     that is not 'in progress' or 'unknown'."""
     key = fresh_id("key")
     outcome = Outcome()
-    deadline = time.monotonic() + GIVE_UP_AFTER_SECONDS
+    started = time.monotonic()
+    deadline = started + GIVE_UP_AFTER_SECONDS
     while time.monotonic() < deadline:
         answer = send(faulty, "POST", path, body, key, user_id, CLIENT_TIMEOUT_SECONDS)
         if answer is None:
@@ -163,6 +175,7 @@ def with_key_until_answered(faulty: Faulty, path: str, body: Any, user_id: str) 
             time.sleep(0.5)
             continue
         outcome.status, outcome.final = status, payload
+        outcome.answered_after = time.monotonic() - started
         return outcome
     pytest.fail(f"no answer within {GIVE_UP_AFTER_SECONDS}s: {outcome.seen}")
 
@@ -214,6 +227,7 @@ def test_a_charge_with_a_key_through_a_stall_moves_the_money_once(faulty: Faulty
     outcome = with_key_until_answered(faulty, f"/users/{user}/balance/charge", {"amount": 7_000}, user)
     stall.join(timeout=60)
     outcome.no_server_error_but_unknown()
+    outcome.met_the_stall(stall_seconds)
     assert (outcome.status, outcome.final) == (200, {"userId": user, "balance": 7_000}), outcome.seen
     assert faulty.balance(user) == 7_000
     assert faulty.entries(user) == [("CHARGE", 7_000)]
@@ -242,6 +256,7 @@ def test_an_order_with_a_key_through_a_stall_is_paid_once(faulty: Faulty, stall_
     outcome = with_key_until_answered(faulty, "/orders", body, user)
     stall.join(timeout=60)
     outcome.no_server_error_but_unknown()
+    outcome.met_the_stall(stall_seconds)
     assert outcome.status == 201, outcome.seen
     paid = outcome.final["paidAmount"]
     assert faulty.balance(user) == 100_000 - paid

@@ -2,6 +2,9 @@
 
 Each test makes its own data (a fresh campaign, product, users) and checks three things: how many
 requests succeeded, the code of every refusal, and the final state read back from DynamoDB Local.
+And that it was a race: many requests in flight at once, served by more than one instance of the
+function (a runtime serving one request at a time runs one), and, for the charges, transactions
+refused because another charge changed the balance between a read and the write.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from tests.e2e.conftest import Client, fresh_id, race
+from local_runtime.run import LocalRuntime
+from tests.e2e.conftest import Answer, Client, fresh_id, most_in_flight, race
 from tests.support.runtime import TransactionOutcomes
 
 _deserialize = TypeDeserializer().deserialize
@@ -34,11 +38,29 @@ def _no_server_errors(answers: list[Any]) -> None:
     assert not failures, f"{len(failures)} server errors, e.g. {failures[:3]}"
 
 
+def _raced(answers: list[Answer], clients: int, runtime: LocalRuntime, function: str) -> None:
+    """The requests overlapped: at least half the clients had one in flight at once, and the
+    function ran more than one instance (it starts one only when all are busy)."""
+    in_flight = most_in_flight(answers)
+    instances = runtime.functions[function].instances
+    print(f"{in_flight} requests in flight at most; {function}: {instances} instances")
+    assert in_flight >= clients // 2, f"at most {in_flight} of {clients} clients had a request in flight at once"
+    assert instances > 1, f"{function} ran on one instance: its invocations never overlapped"
+
+
+STALE_READS = "Cancelled:ConditionalCheckFailed"
+"""Transactions refused on a condition that the read before them said would hold: another request
+changed the item in between (one request at a time, each reads what the last one wrote)."""
+
 ROUNDS = 5
 
 
 def test_400_clients_race_for_50_coupons_five_times_in_a_row(
-    api: Client, admin: Client, dynamodb_client: Any, transaction_outcomes: TransactionOutcomes
+    api: Client,
+    admin: Client,
+    dynamodb_client: Any,
+    transaction_outcomes: TransactionOutcomes,
+    local_runtime: LocalRuntime,
 ) -> None:
     """The same race again and again on one runtime: exactly 50 issued and 350 sold out every
     time, never a 5xx (a flaky count would show in one round or another)."""
@@ -69,6 +91,7 @@ def test_400_clients_race_for_50_coupons_five_times_in_a_row(
         print(f"coupon race {round_number}: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
         _no_server_errors(answers)
         assert codes == Counter({"201": 50, "409 COUPON_SOLD_OUT": 350}), f"round {round_number}"
+        _raced(answers, 100, local_runtime, "CouponIssueFunction")
         winners = {answer.body["userId"] for answer in answers if answer.status == 201}
         assert len(winners) == 50
         assert _item(dynamodb_client, "CouponsTable", {"couponId": coupon["couponId"]})["remainingQuantity"] == 0
@@ -79,7 +102,11 @@ def test_400_clients_race_for_50_coupons_five_times_in_a_row(
 
 
 def test_120_buyers_race_for_20_in_stock(
-    api: Client, admin: Client, dynamodb_client: Any, transaction_outcomes: TransactionOutcomes
+    api: Client,
+    admin: Client,
+    dynamodb_client: Any,
+    transaction_outcomes: TransactionOutcomes,
+    local_runtime: LocalRuntime,
 ) -> None:
     product = admin.ok("POST", "/products", {"name": "Limited edition", "price": 1000, "stock": 20})
     buyers = [fresh_id("buyer") for _ in range(120)]
@@ -97,6 +124,7 @@ def test_120_buyers_race_for_20_in_stock(
     print(f"stock race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
     _no_server_errors(answers)
     assert codes == Counter({"201": 20, "409 OUT_OF_STOCK": 100})
+    _raced(answers, 120, local_runtime, "OrderPlacementFunction")
     assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 0
     orders = [
         order
@@ -110,15 +138,20 @@ def test_120_buyers_race_for_20_in_stock(
     assert balances == Counter({0: 20, 1000: 100})
 
 
-def test_30_charges_of_a_million_stop_at_the_cap(api: Client) -> None:
+def test_30_charges_of_a_million_stop_at_the_cap(
+    api: Client, transaction_outcomes: TransactionOutcomes, local_runtime: LocalRuntime
+) -> None:
     user = fresh_id("saver")
     saver = api.as_user(user)
 
+    transaction_outcomes.clear()
     codes, answers = race([lambda: saver.post(f"/users/{user}/balance/charge", {"amount": 1_000_000})] * 30, clients=30)
 
-    print(f"charge race: {dict(codes)}")
+    print(f"charge race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
     _no_server_errors(answers)
     assert codes == Counter({"200": 10, "409 BALANCE_LIMIT_EXCEEDED": 20})
+    _raced(answers, 30, local_runtime, "BalanceChargeFunction")
+    assert transaction_outcomes[STALE_READS] > 0, "no charge found the balance changed after its read"
     assert saver.get(f"/users/{user}/balance").body == {"userId": user, "balance": 10_000_000}
     assert sorted(answer.body["balance"] for answer in answers if answer.status == 200) == [
         n * 1_000_000 for n in range(1, 11)
@@ -126,7 +159,11 @@ def test_30_charges_of_a_million_stop_at_the_cap(api: Client) -> None:
 
 
 def test_20_orders_of_300_on_a_balance_of_1000(
-    api: Client, admin: Client, dynamodb_client: Any, transaction_outcomes: TransactionOutcomes
+    api: Client,
+    admin: Client,
+    dynamodb_client: Any,
+    transaction_outcomes: TransactionOutcomes,
+    local_runtime: LocalRuntime,
 ) -> None:
     user = fresh_id("spender")
     product = admin.ok("POST", "/products", {"name": "Gum", "price": 300, "stock": 100})
@@ -140,13 +177,14 @@ def test_20_orders_of_300_on_a_balance_of_1000(
     print(f"balance race: {dict(codes)}; transactions: {dict(transaction_outcomes)}")
     _no_server_errors(answers)
     assert codes == Counter({"201": 3, "409 INSUFFICIENT_BALANCE": 17})
+    _raced(answers, 20, local_runtime, "OrderPlacementFunction")
     assert spender.get(f"/users/{user}/balance").body["balance"] == 100
     assert _item(dynamodb_client, "BalancesTable", {"userId": user})["balance"] == 100
     assert _item(dynamodb_client, "ProductsTable", {"productId": product["productId"]})["stock"] == 97
     assert len([o for o in _scan(dynamodb_client, "OrdersTable") if o["userId"] == user]) == 3
 
 
-def test_concurrent_requests_are_each_answered_from_their_own_request(api: Client) -> None:
+def test_concurrent_requests_are_each_answered_from_their_own_request(api: Client, local_runtime: LocalRuntime) -> None:
     users = [fresh_id("asker") for _ in range(200)]
     for n, user in enumerate(users[:20]):
         api.as_user(user).ok("POST", f"/users/{user}/balance/charge", {"amount": 1_000 + n})
@@ -156,5 +194,6 @@ def test_concurrent_requests_are_each_answered_from_their_own_request(api: Clien
     )
 
     assert codes == Counter({"200": 200})
+    _raced(answers, 32, local_runtime, "BalanceInquiryFunction")
     assert [answer.body["userId"] for answer in answers] == users
     assert [answer.body["balance"] for answer in answers] == [1_000 + n if n < 20 else 0 for n in range(200)]

@@ -1,9 +1,13 @@
 """The rules the database enforces, on Amazon's DynamoDB Local (which refuses things moto lets pass),
-and raced by many threads at once: the counts must be exact."""
+and raced by many threads at once: the counts must be exact, and the calls must have overlapped
+(many in flight at once; for the charges, which read the balance and write it on condition that it
+has not changed, transactions refused because another charge changed it in between)."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -31,6 +35,7 @@ from shop.models.coupon import Coupon, FixedDiscount, IssuedCoupon
 from shop.models.ledger import Entry
 from shop.models.order import PlaceOrder
 from shop.models.product import Product
+from shop.repositories import dynamodb
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.ledger import LedgerRepository
@@ -43,18 +48,63 @@ from shop.services.orders import OrderService
 from tests.support.orders import paid_order
 
 
-def race(calls: list[Any], workers: int = 16) -> Counter[str]:
+class Raced(Counter[str]):
+    """The outcomes of a race by name, and the most calls that were running at once."""
+
+    most_in_flight: int = 0
+
+
+def race(calls: list[Any], workers: int = 16) -> Raced:
     """Run the calls at once; count each outcome by the name of the error (or "ok")."""
+    moments: list[tuple[float, int]] = []
+    lock = threading.Lock()
 
     def outcome(call: Any) -> str:
+        started = time.monotonic()
         try:
             call()
         except ShopError as error:
             return type(error).__name__
+        finally:
+            with lock:
+                moments.extend([(started, 1), (time.monotonic(), -1)])
         return "ok"
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return Counter(pool.map(outcome, calls))
+        raced = Raced(pool.map(outcome, calls))
+    in_flight = 0
+    for _, change in sorted(moments):  # an end before a start at the same moment
+        in_flight += change
+        raced.most_in_flight = max(raced.most_in_flight, in_flight)
+    return raced
+
+
+@pytest.fixture
+def transactions(local_db: Any) -> Counter[str]:
+    """The layer's TransactWriteItems during the test, by outcome: `Committed`, `Cancelled:<reason>`
+    for each reason of a cancelled one, or the error code (botocore's after-call event)."""
+    seen: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        error = parsed.get("Error") or {}
+        if not error:
+            outcomes = ["Committed"]
+        elif error.get("Code") == "TransactionCanceledException":
+            reasons = [reason.get("Code") for reason in parsed.get("CancellationReasons") or []]
+            outcomes = [f"Cancelled:{code}" for code in reasons if code not in (None, "None")]
+        else:
+            outcomes = [str(error.get("Code"))]
+        with lock:
+            seen.update(outcomes)
+
+    dynamodb.client().meta.events.register("after-call.dynamodb.TransactWriteItems", count)
+    return seen
+
+
+STALE_READS = "Cancelled:ConditionalCheckFailed"
+"""Transactions refused on a condition the read before them said would hold: another call changed
+the item in between (one call at a time, each reads what the last one wrote)."""
 
 
 def campaign(coupon_id: str, quantity: int, shards: int = 1) -> None:
@@ -71,13 +121,15 @@ def campaign(coupon_id: str, quantity: int, shards: int = 1) -> None:
     )
 
 
-def test_charges_raced_on_one_balance_stop_exactly_at_the_cap(local_db: Any) -> None:
+def test_charges_raced_on_one_balance_stop_exactly_at_the_cap(transactions: Counter[str]) -> None:
     service = BalanceService()
     answered: list[int] = []
     outcomes = race(
         [lambda: answered.append(service.charge(Caller("racer"), "racer", 1_000_000).balance) for _ in range(30)]
     )
     assert outcomes == Counter({"ok": 10, "BalanceLimitExceeded": 20})
+    assert outcomes.most_in_flight >= 8, outcomes.most_in_flight
+    assert transactions[STALE_READS] > 0, transactions  # a balance changed between a charge's read and write
     assert sorted(answered) == [n * 1_000_000 for n in range(1, 11)]  # each the balance it made
     assert BalanceRepository().get("racer") == BALANCE_LIMIT
     entries = LedgerRepository().page("racer", 100, None).items
@@ -121,6 +173,7 @@ def test_coupons_raced_by_many_users_are_issued_exactly_as_many_as_there_are(loc
     service = CouponService()
     outcomes = race([lambda n=n: service.issue(Caller(f"user-{n}"), "hot") for n in range(120)])
     assert outcomes == Counter({"ok": 25, "CouponSoldOut": 95})
+    assert outcomes.most_in_flight >= 8, outcomes.most_in_flight
     coupon = CouponRepository().get("hot")
     assert coupon is not None and coupon.remaining_quantity == 0
     holders = [n for n in range(120) if CouponRepository().issued_to(f"user-{n}")]
@@ -132,6 +185,7 @@ def test_one_user_racing_for_one_campaign_gets_one_coupon(local_db: Any) -> None
     service = CouponService()
     outcomes = race([lambda: service.issue(Caller("greedy"), "once") for _ in range(20)])
     assert outcomes == Counter({"ok": 1, "CouponAlreadyIssued": 19})
+    assert outcomes.most_in_flight >= 8, outcomes.most_in_flight
     coupon = CouponRepository().get("once")
     assert coupon is not None and coupon.remaining_quantity == 9
 
@@ -177,6 +231,7 @@ def test_buyers_raced_on_one_product_buy_exactly_the_stock(local_db: Any) -> Non
     orders = [one_unit(f"buyer-{n}", "hot") for n in range(60)]
     outcomes = race([lambda o=o: service.place(Caller(str(o.user_id)), o) for o in orders])
     assert outcomes == Counter({"ok": 20, "OutOfStock": 40})
+    assert outcomes.most_in_flight >= 8, outcomes.most_in_flight
     product = ProductRepository().get("hot")
     assert product is not None and product.stock == 0
     assert local_db.scan(TableName="OrdersTable", Select="COUNT")["Count"] == 20
@@ -191,6 +246,7 @@ def test_orders_raced_on_one_balance_spend_it_exactly(local_db: Any) -> None:
     order = one_unit("spender", "item")
     outcomes = race([lambda: service.place(Caller("spender"), order) for _ in range(20)])
     assert outcomes == Counter({"ok": 3, "InsufficientBalance": 17})
+    assert outcomes.most_in_flight >= 8, outcomes.most_in_flight
     assert BalanceRepository().get("spender") == 100
     product = ProductRepository().get("item")
     assert product is not None and product.stock == 997
@@ -205,6 +261,7 @@ def test_one_coupon_raced_by_its_owner_is_used_once(local_db: Any) -> None:
     order = one_unit("owner", "item", coupon.issued_coupon_id)
     outcomes = race([lambda: service.place(Caller("owner"), order) for _ in range(10)])
     assert outcomes == Counter({"ok": 1, "InvalidCoupon": 9})
+    assert outcomes.most_in_flight >= 5, outcomes.most_in_flight
     assert BalanceRepository().get("owner") == 100_000 - 200
 
 

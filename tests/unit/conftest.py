@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.event_handler import Depends
 from moto import mock_aws
 
-from local_runtime.functions import handler_name, load_module
+from local_runtime.handler_loader import handler_name, load_module
 from local_runtime.tables import create_tables
 from shop.repositories import dynamodb
 from tests.support import dynamodb_calls

@@ -24,7 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from local_runtime import issuer, template
-from local_runtime.functions import load_handler
+from local_runtime.handler_loader import load_handler
 from shop.auth.authorizer import Authorizer, bearer_token, verifier_from
 from shop.auth.tokens import (
     LOCAL_CLIENT_ID,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime.functions import load_handler, load_module
+from local_runtime.handler_loader import load_handler, load_module
 from shop import observability, tracing
 from shop.api.errors import OUTCOME_UNKNOWN_MESSAGE
 from shop.api.http import REQUEST_MESSAGE
@@ -291,7 +291,7 @@ def test_tracing_off_does_not_import_the_xray_sdk_nor_wrap_the_handler() -> None
     # In a fresh interpreter: this one may have loaded the SDK for another reason.
     probe = (
         "import sys\n"
-        "from local_runtime.functions import load_handler, load_module\n"
+        "from local_runtime.handler_loader import load_handler, load_module\n"
         "from shop import tracing\n"
         "handler = load_handler('OrderPlacementFunction')\n"
         "assert tracing.tracer() is None\n"

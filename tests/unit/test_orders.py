@@ -242,9 +242,13 @@ def place_directly(shop: Any, lines: list[tuple[Product, int]], user_id: str = "
 
 
 def test_the_transaction_refuses_stock_that_went_in_the_meantime_naming_the_product(shop: Any, aws: Any) -> None:
+    read = [priced("pen", 1_500, 10), priced("book", 33_333, 3)]  # as the order read them: 2 books fit
+    shop.call(CHARGE, "POST", "/users/other/balance/charge", {"amount": 100_000}, caller="other")
+    assert order(shop, [("book", 2)], user_id="other")[0] == 201  # then another buyer took 2 of the 3
+    assert balance(shop) >= 1_500 + 2 * 33_333  # the buyer can pay: only the stock refuses
     before = snapshot(aws)
     with pytest.raises(OutOfStock) as refused:
-        place_directly(shop, [(priced("pen", 1_500, 10), 1), (priced("book", 33_333, 10), 5)])
+        place_directly(shop, [(read[0], 1), (read[1], 2)])
     assert refused.value.product_id == "book"
     assert snapshot(aws) == before
 

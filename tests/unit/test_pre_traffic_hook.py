@@ -14,7 +14,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from local_runtime.functions import load_handler
+from local_runtime.handler_loader import load_handler
 from shop.deployments import FunctionVersions, LifecycleEvent, LifecycleHooks
 from shop.services.smoke_test import PreTrafficSmokeTest, Targets
 from tests.support.lambda_events import LambdaContext

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime.functions import load_handler
+from local_runtime.handler_loader import load_handler
 from local_runtime.seed import BALANCES
 from shop.models.reconciliation import BalanceMismatch, UnpaidOrder
 from shop.repositories.reconciliation import LedgerLine, MoneyRecords, OrderOwner

@@ -7,21 +7,18 @@ import inspect
 import json
 import re
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from botocore.stub import Stubber
 
 from local_runtime import template
-from local_runtime.functions import load_handler
+from local_runtime.handler_loader import load_handler
 from local_runtime.seed import BALANCES, COUPONS, PRODUCTS
 from shop.deployments import FunctionVersions, LifecycleHooks
 from shop.identity import Caller
@@ -34,6 +31,8 @@ from shop.repositories.sales import SalesRepository
 from shop.services.orders import OrderService
 from shop.services.smoke_test import PreTrafficSmokeTest
 from tests.support import emf
+from tests.support.data_platform import *  # noqa: F403 (its fixtures)
+from tests.support.data_platform import DataPlatform
 from tests.support.lambda_events import EVENTS, LambdaContext, sample
 from tests.support.orders import paid_order
 from tests.unit.conftest import Api
@@ -406,182 +405,9 @@ CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
-# ---------------------------------------------------------------- a local data platform
-
-
-class DataPlatform:
-    """An HTTP server on 127.0.0.1 that records the POSTs it gets and answers `status`."""
-
-    def __init__(self) -> None:
-        self.status = 202
-        self.refused: set[str] = set()  # orderIds answered 500 whatever `status` says
-        self.received: list[tuple[str, dict[str, str], Any]] = []
-        platform = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
-                platform.received.append((self.path, dict(self.headers), body))
-                self.send_response(500 if body.get("orderId") in platform.refused else platform.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def data_platform() -> Iterator[DataPlatform]:
-    platform = DataPlatform()
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def data_platform_credential(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The secret DataPlatformCredential in moto's Secrets Manager, its ARN in the forwarder's
-    environment as the template gives it; yields its value."""
-    value = "credential-of-the-unit-tests"
-    arn = boto3.client("secretsmanager").create_secret(Name="data-platform-credential", SecretString=value)["ARN"]
-    monkeypatch.setenv("DATA_PLATFORM_CREDENTIAL_SECRET_ARN", arn)
-    parameters.clear_caches()  # Powertools' provider is made again inside moto
-    yield value
-    parameters.clear_caches()
-
-
 @pytest.mark.parametrize("event_file", EVENT_FILES)
 def test_sample_event(event_file: str, seeded: None, request: pytest.FixtureRequest) -> None:
     """Run the sample on the seed data and check its answer and its effect (each check asks for
     the fixtures it needs by name)."""
     check = CHECKS[event_file]
     check(**{name: request.getfixturevalue(name) for name in inspect.signature(check).parameters})
-
-
-# ---------------------------------------------------------------- the forwarder's failures
-
-
-def forwarder_batch(*orders: tuple[str, str]) -> dict[str, Any]:
-    """An SQS batch for the forwarder: the sample record once per (messageId, orderId), each body
-    the sample's OrderCompleted event carrying that order id."""
-    (record,) = sample("data_platform_forwarder.json")["Records"]
-    records = []
-    for message_id, order_id in orders:
-        event = json.loads(record["body"])
-        event["detail"]["dynamodb"]["Keys"]["orderId"]["S"] = order_id
-        event["detail"]["dynamodb"]["NewImage"]["orderId"]["S"] = order_id
-        records.append({**record, "messageId": message_id, "body": json.dumps(event)})
-    return {"Records": records}
-
-
-@pytest.fixture
-def forwarder(
-    data_platform: DataPlatform, data_platform_credential: str, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[dict[str, Any]], Any]:
-    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
-    handler = load_handler("DataPlatformForwarderFunction")
-    return lambda event: handler(event, LambdaContext())
-
-
-def test_forwarder_reports_the_record_the_data_platform_answers_500_to(
-    data_platform: DataPlatform, forwarder: Callable[[dict[str, Any]], Any]
-) -> None:
-    data_platform.status = 500
-    event = sample("data_platform_forwarder.json")
-    (record,) = event["Records"]
-
-    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}  # and no raise
-    assert len(data_platform.received) == 1  # it did reach the platform, which refused it
-
-
-def test_forwarder_reports_only_the_failing_record_of_a_batch(
-    data_platform: DataPlatform, forwarder: Callable[[dict[str, Any]], Any]
-) -> None:
-    data_platform.refused = {"order-refused"}
-    event = forwarder_batch(("m-good", "order-good"), ("m-refused", "order-refused"))
-
-    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": "m-refused"}]}
-    assert [body["orderId"] for _, _, body in data_platform.received] == ["order-good", "order-refused"]
-
-
-def test_forwarder_reports_every_record_when_the_data_platform_is_unreachable(
-    data_platform_credential: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    closed = DataPlatform()
-    url = closed.url
-    closed.close()  # nothing listens on that port any more
-    monkeypatch.setenv("DATA_PLATFORM_URL", url)
-    handler = load_handler("DataPlatformForwarderFunction")
-    event = forwarder_batch(("m-1", "order-1"), ("m-2", "order-2"))
-
-    answer = handler(event, LambdaContext())
-
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
-
-
-@pytest.mark.parametrize("status", [401, 403])
-def test_forwarder_reports_the_record_whose_credential_the_data_platform_refuses(
-    data_platform: DataPlatform,
-    forwarder: Callable[[dict[str, Any]], Any],
-    status: int,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    data_platform.status = status
-    event = forwarder_batch(("m-1", "order-1"))
-
-    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}  # retried, never dropped
-    assert len(data_platform.received) == 1
-    assert any(r.getMessage().startswith("CREDENTIAL REFUSED") for r in caplog.records)
-
-
-def test_forwarder_sends_nothing_and_reports_every_record_without_its_secret(
-    data_platform: DataPlatform, aws: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATA_PLATFORM_URL", data_platform.url)
-    monkeypatch.setenv(
-        "DATA_PLATFORM_CREDENTIAL_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone"
-    )
-    parameters.clear_caches()
-    handler = load_handler("DataPlatformForwarderFunction")
-
-    answer = handler(forwarder_batch(("m-1", "order-1")), LambdaContext())
-
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    assert data_platform.received == []
-
-
-@pytest.mark.parametrize(
-    "spoil",
-    [
-        pytest.param(lambda e: {**e, "detail": {**e["detail"], "eventName": "REMOVE"}}, id="a removal"),
-        pytest.param(lambda e: {**e, "detail-type": "OrderCancelled"}, id="another detail-type"),
-        pytest.param(lambda e: "not an event", id="not an object"),
-        pytest.param(None, id="not JSON"),
-    ],
-)
-def test_forwarder_reports_a_record_that_is_not_an_order_completed(
-    data_platform: DataPlatform,
-    forwarder: Callable[[dict[str, Any]], Any],
-    spoil: Callable[[dict[str, Any]], Any] | None,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    event = forwarder_batch(("m-bad", "order-bad"), ("m-good", "order-good"))
-    bad = event["Records"][0]
-    bad["body"] = json.dumps(spoil(json.loads(bad["body"]))) if spoil else "{not json"
-
-    assert forwarder(event) == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
-    assert [body["orderId"] for _, _, body in data_platform.received] == ["order-good"]
-    assert any(
-        r.getMessage().startswith("MALFORMED RECORD") and getattr(r, "message_id", None) == "m-bad"
-        for r in caplog.records
-    )

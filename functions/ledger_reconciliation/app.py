@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shop import budget
+from shop import budget, tracing
 from shop.models.reconciliation import ScheduledRun
 from shop.observability import logger, metrics
 from shop.repositories.reconciliation import MoneyRecords
@@ -16,6 +16,7 @@ from shop.settings import settings
 service = ReconciliationService(MoneyRecords(segments=settings().reconciliation_segments))
 
 
+@tracing.traced
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:

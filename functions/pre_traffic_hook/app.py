@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shop import tracing
 from shop.deployments import LifecycleEvent
 from shop.observability import logger
 from shop.services.smoke_test import PreTrafficSmokeTest, Targets
@@ -22,6 +23,7 @@ def targets() -> Targets:
     )
 
 
+@tracing.traced
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     passed = smoke_test.run(LifecycleEvent.model_validate(event), targets())

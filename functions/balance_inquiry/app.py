@@ -1,7 +1,8 @@
 """GET /users/{userId}/balance: a user's balance (the caller's own; any user's for an admin)."""
 
-from shop.api.http import BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, UserId, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, UserId, create_app, entry_point, refusals
 from shop.api.identity import caller
+from shop.api.openapi import BALANCE, BEARER, CALLER_REFUSALS
 from shop.models.balance import Balance
 from shop.services.balance import BalanceService
 
@@ -11,7 +12,12 @@ service = BalanceService()
 
 @app.get(
     "/users/<userId>/balance",
-    responses={200: {"description": "The balance"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
+    tags=[BALANCE],
+    summary="Read a user's balance",
+    description="A user's balance in won; a user never charged has a balance of 0. The caller's own; an admin "
+    "may read any user's.",
+    security=BEARER,
+    responses={200: {"description": "The balance"}, **refusals(BAD_REQUEST), **CALLER_REFUSALS},
 )
 def get_balance(userId: UserId) -> Balance:
     return service.balance(caller(app), userId)

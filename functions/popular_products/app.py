@@ -1,6 +1,7 @@
 """GET /products/popular: the top sellers of the last days."""
 
 from shop.api.http import create_app, entry_point
+from shop.api.openapi import POPULAR_PRODUCTS
 from shop.models.popular import PopularProducts
 from shop.services.popular import PopularProductsService
 
@@ -8,7 +9,14 @@ app = create_app()
 service = PopularProductsService()
 
 
-@app.get("/products/popular", responses={200: {"description": "The ranking"}})
+@app.get(
+    "/products/popular",
+    tags=[POPULAR_PRODUCTS],
+    summary="Rank the top sellers",
+    description="The top 5 products by units sold in completed orders over the last 3 days (`from`..`to`, "
+    "Asia/Seoul days), ties broken by product id. A completed order shows in the ranking within seconds. Public.",
+    responses={200: {"description": "The ranking"}},
+)
 def popular_products() -> PopularProducts:
     return service.popular()
 

@@ -1,7 +1,8 @@
 """GET /users/{userId}/coupons: the coupons a user holds (the caller's own; any user's for an admin)."""
 
-from shop.api.http import BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, UserId, create_app, entry_point, refusals
+from shop.api.http import BAD_REQUEST, UserId, create_app, entry_point, refusals
 from shop.api.identity import caller
+from shop.api.openapi import BEARER, CALLER_REFUSALS, COUPONS
 from shop.models.coupon import IssuedCouponList
 from shop.services.coupons import CouponService
 
@@ -11,7 +12,12 @@ service = CouponService()
 
 @app.get(
     "/users/<userId>/coupons",
-    responses={200: {"description": "The user's coupons"}, **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN)},
+    tags=[COUPONS],
+    summary="List a user's coupons",
+    description="The coupons a user holds, each `AVAILABLE`, `USED` or `EXPIRED` (an unused coupon past its "
+    "`expiresAt`). The caller's own; an admin may read any user's.",
+    security=BEARER,
+    responses={200: {"description": "The user's coupons"}, **refusals(BAD_REQUEST), **CALLER_REFUSALS},
 )
 def list_user_coupons(userId: UserId) -> IssuedCouponList:
     return service.issued_to(caller(app), userId)

@@ -111,7 +111,7 @@ invoke: venv node ## The real sam local invoke: make invoke FUNCTION=<LogicalId>
 sam-api: venv node ## The real sam local start-api in Docker on http://127.0.0.1:3000 (PORT=)
 	@$(PY) -m local_runtime.sam_local start-api --port $(PORT)
 
-openapi: venv ## Write the API's OpenAPI document (from the routes' models) to openapi.json
+openapi: venv ## Write the API's OpenAPI document (Powertools' merge of the route functions' resolvers) to openapi.json
 	@$(PY) -m local_runtime.openapi --out openapi.json
 	@echo "==> openapi.json"
 

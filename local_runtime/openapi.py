@@ -1,12 +1,15 @@
-"""One OpenAPI document for the whole API, merged from every route function's resolver.
+"""One OpenAPI document for the whole API, merged by Powertools' `OpenAPIMerge` from every route
+function's resolver.
 
-Each route function (a function of `template.yaml` with `HttpApi` events) is loaded the way
-Lambda loads it, and its Powertools resolver describes its own routes; the paths and components
-are merged into one document titled "Shop API".
+Each resolver describes its own routes: tags, summaries, descriptions, parameters (the
+`Idempotency-Key` header included), bodies and answers with their models' examples, security
+(`shop.api.openapi`: the bearer scheme, and the gateway's own 401 and 403). The template says which
+functions serve routes (`make openapi` loads each one's module, as Lambda would, with a region and
+dummy credentials of its own); Powertools merges their documents, refusing a route described twice.
 
-Powertools declares a `422 HTTPValidationError` answer on every validated route, but the shop's
-resolver answers a request that fails validation with `400 {"code": "INVALID_REQUEST", ...}`
-(`shop.api.errors`): the merged document says so instead.
+What a resolver cannot say is a short named step after the merge, each with its reason:
+`answer_invalid_input_with_400`, `drop_unused_schemas`, `parameters_are_never_null`,
+`integer_bounds_as_integers`; `check_every_route_is_described` makes sure no function was left out.
 
     python -m local_runtime.openapi [--out FILE]
 """
@@ -17,16 +20,19 @@ import argparse
 import json
 import sys
 import tomllib
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from local_runtime import template
-from local_runtime.handler_loader import load_module
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
-TITLE = "Shop API"
+from local_runtime import aws_env, template
+from local_runtime.handler_loader import code_dir, handler_name
+from shop.api.openapi import DESCRIPTION, TITLE
+
 OPENAPI_VERSION = "3.1.0"
-ERROR_BODY_REF = "#/components/schemas/ErrorBody"
-BEARER_SCHEME = "bearerAuth"
+SCHEMAS = "#/components/schemas/"
 
 
 def api_version() -> str:
@@ -67,113 +73,93 @@ def public_routes() -> set[tuple[str, str]]:
     return routes
 
 
-def _declare_bearer_tokens(document: dict[str, Any]) -> None:
-    """Every route but the public ones needs `Authorization: Bearer <JWT>`; API Gateway answers
-    `401` without one and `403` for a token the authorizer refuses."""
-    document["components"]["securitySchemes"] = {
-        BEARER_SCHEME: {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "An access token of the user pool (locally: `make -s token USER=<id> [ADMIN=1]`).",
-        }
-    }
-    public = public_routes()
-    # API Gateway's own refusal body, before any function runs.
-    gateway = {
-        "type": "object",
-        "required": ["message"],
-        "properties": {"message": {"type": "string"}},
-    }
-    descriptions = {
-        "401": "Unauthorized: no bearer token (API Gateway), or no verified caller",
-        "403": "Forbidden: a token the authorizer refused (API Gateway), or not the caller's",
-    }
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            if (path, method) in public:
-                operation["security"] = []
-                continue
-            operation["security"] = [{BEARER_SCHEME: []}]
-            responses = operation.setdefault("responses", {})
-            for status, description in descriptions.items():
-                content = responses.get(status, {}).get("content", {}).get("application/json", {})
-                function_body = content.get("schema")
-                schema = {"anyOf": [function_body, gateway]} if function_body else gateway
-                responses[status] = {"description": description, "content": {"application/json": {"schema": schema}}}
+def handler_file(logical_id: str) -> Path:
+    """The file of a function's handler module."""
+    module_file, _ = handler_name(logical_id).rsplit(".", 1)
+    return code_dir(logical_id) / f"{module_file.replace('.', '/')}.py"
 
 
-def function_document(logical_id: str, version: str) -> dict[str, Any]:
-    """The OpenAPI document one route function's resolver describes, as plain JSON data."""
-    module = load_module(logical_id)
-    schema = module.app.get_openapi_schema(title=TITLE, version=version, openapi_version=OPENAPI_VERSION)
-    document: dict[str, Any] = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
-    if getattr(module.lambda_handler, "idempotent", False):
-        for operations in document.get("paths", {}).values():
-            for operation in operations.values():
-                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
-    return document
+def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every operation of the document."""
+    return [operation for item in document.get("paths", {}).values() for operation in item.values()]
 
 
-IDEMPOTENCY_KEY_PARAMETER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Makes the request safe to send again: the same key and body within 24 hours answer the "
-    "first answer (with `Idempotent-Replayed: true`) and change nothing more. 1 to 255 printable ASCII "
-    "characters (HTTP drops spaces around a header value, so the document asks for none there).",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
-}
+def merged() -> dict[str, Any]:
+    """The route functions' documents, merged by Powertools (as JSON data). Each function's file is
+    added by name: Powertools' discovery recognises a resolver only where a file calls
+    `APIGatewayHttpResolver(...)` itself, and the functions call `create_app()`."""
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=api_version(),
+        openapi_version=OPENAPI_VERSION,
+        description=DESCRIPTION,
+        on_conflict="error",
+    )
+    for logical_id in route_functions():
+        merge.add_file(handler_file(logical_id))
+    with warnings.catch_warnings():
+        # Powertools warns, and leaves the function out, when a module fails to import: fail instead.
+        warnings.filterwarnings("error", message="Failed to load")
+        return json.loads(merge.get_openapi_json_schema())  # type: ignore[no-any-return]
 
 
-def merge(documents: Sequence[dict[str, Any]], version: str) -> dict[str, Any]:
-    """Merge the paths and components of several documents; a route described twice, or two
-    different components with one name, is an error (the merged document would lie)."""
-    merged: dict[str, Any] = {
-        "openapi": OPENAPI_VERSION,
-        "info": {"title": TITLE, "version": version},
-        "paths": {},
-        "components": {},
-    }
-    for document in documents:
-        for path, operations in document.get("paths", {}).items():
-            target = merged["paths"].setdefault(path, {})
-            for method, operation in operations.items():
-                if method in target:
-                    raise ValueError(f"{method.upper()} {path} is described by two functions")
-                target[method] = operation
-        for section, entries in document.get("components", {}).items():
-            target = merged["components"].setdefault(section, {})
-            for name, entry in entries.items():
-                if name in target and target[name] != entry:
-                    raise ValueError(f"two different components named {section}/{name}")
-                target[name] = entry
-    return merged
+def check_every_route_is_described(document: dict[str, Any]) -> None:
+    """The document describes the template's routes, no more, no less: a route function whose
+    resolver does not declare a route of its own would otherwise go unnoticed."""
+    described = {(path, method) for path, item in document.get("paths", {}).items() for method in item}
+    if described != template_routes():
+        raise ValueError(
+            f"the document and the template disagree: only described {sorted(described - template_routes())}, "
+            f"only routed {sorted(template_routes() - described)}"
+        )
 
 
-def _answer_validation_with_400(document: dict[str, Any]) -> None:
-    """Replace Powertools' `422 HTTPValidationError` with the `400 ErrorBody` the API answers, on
-    the operations that take input to validate (the others cannot refuse one)."""
-    for operations in document["paths"].values():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            if "HTTPValidationError" not in json.dumps(responses.get("422", {})):
-                continue  # none, or a 422 the route answers itself (IDEMPOTENCY_KEY_REUSED)
+def answer_invalid_input_with_400(document: dict[str, Any]) -> None:
+    """Powertools declares `422 HTTPValidationError` on every validated route, but the shop's
+    resolver answers input that fails validation with `400 INVALID_REQUEST` (`shop.api.errors`), which
+    each route declares; no route can take Powertools' 422 back. Drop it (a 422 a route declares
+    itself, IDEMPOTENCY_KEY_REUSED, stays)."""
+    for operation in operations(document):
+        responses = operation.get("responses", {})
+        if SCHEMAS + "HTTPValidationError" in json.dumps(responses.get("422", {})):
             del responses["422"]
-            if operation.get("parameters") or operation.get("requestBody"):
-                responses.setdefault(
-                    "400",
-                    {
-                        "description": "Bad Request",
-                        "content": {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}},
-                    },
-                )
+
+
+def drop_unused_schemas(document: dict[str, Any]) -> None:
+    """Keep only the component schemas the paths reach: Powertools puts its validation errors'
+    schemas (`HTTPValidationError`, `ValidationError`, `ResponseValidationError`) in every
+    function's document, used or not."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    reached: set[str] = set()
+    pending = [ref.removeprefix(SCHEMAS) for ref in _references(document["paths"])]
+    while pending:
+        name = pending.pop()
+        if name not in reached and name in schemas:
+            reached.add(name)
+            pending.extend(ref.removeprefix(SCHEMAS) for ref in _references(schemas[name]))
+    document["components"]["schemas"] = {name: schema for name, schema in schemas.items() if name in reached}
+
+
+def parameters_are_never_null(document: dict[str, Any]) -> None:
+    """An optional query or header parameter (`str | None` in its function) is described by its
+    value's schema alone: a query string or a header holds text, never a JSON null; leaving it out
+    sends none. (Powertools writes the Python type, `anyOf: [..., {"type": "null"}]`.)"""
+    for operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            choices = schema.get("anyOf")
+            if not isinstance(choices, list):
+                continue
+            kept = [choice for choice in choices if choice != {"type": "null"}]
+            if len(kept) == 1 and len(kept) < len(choices):
+                del schema["anyOf"]
+                schema.update(kept[0])
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
-def _integer_bounds(value: Any) -> None:
+def integer_bounds_as_integers(value: Any) -> None:
     """Write the bounds of integers as integers: Powertools' document model holds every bound as a
     float (`maximum: 100.0`), which an integer's `maximum` should not be."""
     if isinstance(value, dict):
@@ -183,32 +169,16 @@ def _integer_bounds(value: Any) -> None:
                 if isinstance(bound, float) and bound.is_integer():
                     value[key] = int(bound)
         for item in value.values():
-            _integer_bounds(item)
+            integer_bounds_as_integers(item)
     elif isinstance(value, list):
         for item in value:
-            _integer_bounds(item)
-
-
-def _query_parameters_are_never_null(document: dict[str, Any]) -> None:
-    """An optional query parameter (`str | None` in its function) is described by its value's
-    schema alone: a query string holds text, never a JSON null; leaving it out sends none."""
-    for operations in document["paths"].values():
-        for operation in operations.values():
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                choices = schema.get("anyOf")
-                if parameter.get("in") != "query" or not isinstance(choices, list):
-                    continue
-                kept = [choice for choice in choices if choice != {"type": "null"}]
-                if len(kept) == 1 and len(kept) < len(choices):
-                    del schema["anyOf"]
-                    schema.update(kept[0])
+            integer_bounds_as_integers(item)
 
 
 def _references(value: Any) -> set[str]:
-    """The `$ref`s anywhere in a JSON value."""
+    """The component schemas referenced anywhere in a JSON value."""
     if isinstance(value, dict):
-        found = {value["$ref"]} if isinstance(value.get("$ref"), str) else set()
+        found = {value["$ref"]} if str(value.get("$ref", "")).startswith(SCHEMAS) else set()
         for item in value.values():
             found |= _references(item)
         return found
@@ -217,40 +187,14 @@ def _references(value: Any) -> set[str]:
     return set()
 
 
-def _drop_unreferenced_schemas(document: dict[str, Any]) -> None:
-    """Keep only the component schemas the paths reach (directly or through other schemas)."""
-    schemas: dict[str, Any] = document["components"].get("schemas", {})
-    prefix = "#/components/schemas/"
-    reached: set[str] = set()
-    pending = [ref[len(prefix) :] for ref in _references(document["paths"]) if ref.startswith(prefix)]
-    while pending:
-        name = pending.pop()
-        if name in reached or name not in schemas:
-            continue
-        reached.add(name)
-        pending.extend(ref[len(prefix) :] for ref in _references(schemas[name]) if ref.startswith(prefix))
-    document["components"]["schemas"] = {name: schemas[name] for name in sorted(reached)}
-
-
-def _error_body_schema() -> dict[str, Any]:
-    from shop.models.errors import ErrorBody
-
-    return ErrorBody.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-
-
 def build() -> dict[str, Any]:
     """The whole API's OpenAPI document."""
-    version = api_version()
-    document = merge([function_document(logical_id, version) for logical_id in route_functions()], version)
-    _answer_validation_with_400(document)
-    _declare_bearer_tokens(document)
-    _query_parameters_are_never_null(document)
-    schemas = document["components"].setdefault("schemas", {})
-    if ERROR_BODY_REF in _references(document["paths"]) and "ErrorBody" not in schemas:
-        schemas["ErrorBody"] = _error_body_schema()
-    _drop_unreferenced_schemas(document)
-    _integer_bounds(document)
-    document["paths"] = dict(sorted(document["paths"].items()))
+    document = merged()
+    check_every_route_is_described(document)
+    answer_invalid_input_with_400(document)
+    drop_unused_schemas(document)
+    parameters_are_never_null(document)
+    integer_bounds_as_integers(document)
     return document
 
 
@@ -260,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="write the document to this file instead of standard output")
     args = parser.parse_args(argv)
+    aws_env.for_emulators()  # the functions' modules make their clients at import: a region and dummy credentials
     text = json.dumps(build(), indent=2) + "\n"
     if args.out:
         with open(args.out, "w", encoding="utf-8") as file:

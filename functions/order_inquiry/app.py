@@ -7,9 +7,7 @@ from aws_lambda_powertools.event_handler import Depends
 
 from shop.api.http import (
     BAD_REQUEST,
-    FORBIDDEN,
     NOT_FOUND,
-    UNAUTHORIZED,
     Limit,
     OrderId,
     PageCursor,
@@ -19,6 +17,7 @@ from shop.api.http import (
     refusals,
 )
 from shop.api.identity import caller
+from shop.api.openapi import BEARER, CALLER_REFUSALS, ORDERS
 from shop.models.order import Order, OrderPage
 from shop.services.orders import OrderService
 
@@ -33,9 +32,15 @@ def order_service() -> OrderService:
 
 @app.get(
     "/users/<userId>/orders",
+    tags=[ORDERS],
+    summary="List a user's orders",
+    description="A user's paid orders, newest first, one page at a time. The caller's own; an admin may read "
+    "any user's. Pass the page's `nextCursor` as `cursor` for the next page (null: the last).",
+    security=BEARER,
     responses={
         200: {"description": "One page of orders, newest first"},
-        **refusals(BAD_REQUEST, UNAUTHORIZED, FORBIDDEN),
+        **refusals(BAD_REQUEST),
+        **CALLER_REFUSALS,
     },
 )
 def user_orders(
@@ -49,7 +54,12 @@ def user_orders(
 
 @app.get(
     "/orders/<orderId>",
-    responses={200: {"description": "The order"}, **refusals(BAD_REQUEST, UNAUTHORIZED, NOT_FOUND)},
+    tags=[ORDERS],
+    summary="Read an order",
+    description="One paid order. An order that does not exist, or is another user's (unless the caller is an "
+    "admin), is `404 ORDER_NOT_FOUND`.",
+    security=BEARER,
+    responses={200: {"description": "The order"}, **refusals(BAD_REQUEST, NOT_FOUND), **CALLER_REFUSALS},
 )
 def get_order(orderId: OrderId, service: Annotated[OrderService, Depends(order_service)]) -> Order:
     return service.order(caller(app), orderId)

@@ -6,6 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Depends
 
 from shop.api.http import create_app, entry_point
+from shop.api.openapi import POPULAR_PRODUCTS
 from shop.models.popular import PopularProducts
 from shop.services.popular import PopularProductsService
 
@@ -18,7 +19,14 @@ def popular_products_service() -> PopularProductsService:
     return PopularProductsService()
 
 
-@app.get("/products/popular", responses={200: {"description": "The ranking"}})
+@app.get(
+    "/products/popular",
+    tags=[POPULAR_PRODUCTS],
+    summary="Rank the top sellers",
+    description="The top 5 products by units sold in completed orders over the last 3 days (`from`..`to`, "
+    "Asia/Seoul days), ties broken by product id. A completed order shows in the ranking within seconds. Public.",
+    responses={200: {"description": "The ranking"}},
+)
 def popular_products(service: Annotated[PopularProductsService, Depends(popular_products_service)]) -> PopularProducts:
     return service.popular()
 

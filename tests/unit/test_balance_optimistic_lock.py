@@ -5,6 +5,7 @@ the charge then reads again while its time lasts, and answers CONCURRENT_UPDATE 
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from shop.models.balance import BALANCE_LIMIT
 from shop.models.ledger import Entry
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.ledger import LedgerRepository
+from shop.retry import Sleep
 from shop.services.balance import BalanceService
 
 
@@ -31,8 +33,8 @@ class ChargedInBetween(BalanceRepository):
     """A balances table where another charge of `amount` lands right after each of the first
     `times` reads: the value read is stale by the time of the write."""
 
-    def __init__(self, amount: int, times: int) -> None:
-        super().__init__()
+    def __init__(self, amount: int, times: int, sleep: Sleep = time.sleep) -> None:
+        super().__init__(sleep=sleep)
         self.amount = amount
         self.times = times
         self.reads: list[int] = []
@@ -75,16 +77,16 @@ def entries(aws: Any, user_id: str) -> list[tuple[str, int]]:
 
 def test_a_balance_changed_after_its_read_refuses_the_write_which_reads_again(aws: Any) -> None:
     BalanceRepository().charge("u", 100, BALANCE_LIMIT, charge_entry("u", "first", 100))
-    racing = ChargedInBetween(amount=50, times=1)
-    built: list[int] = []
     pauses: list[float] = []
+    racing = ChargedInBetween(amount=50, times=1, sleep=pauses.append)
+    built: list[int] = []
     mine = charge_entry("u", "mine", 7)
 
     def entry(after: int) -> dict[str, Any]:
         built.append(after)
         return mine(after)
 
-    answered = racing.charge("u", 7, BALANCE_LIMIT, entry, sleep=pauses.append)
+    answered = racing.charge("u", 7, BALANCE_LIMIT, entry)
 
     assert racing.reads == [100, 150]  # read, refused by the condition, read again
     assert built == [107, 157]  # the refused write would have set 107 over the other charge's 150

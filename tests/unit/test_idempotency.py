@@ -125,6 +125,29 @@ def test_a_key_of_255_printable_characters_is_taken(api: Any) -> None:
     assert charge(api, 1_000, "~ !" + "x" * 252).status == 200
 
 
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9"])
+def test_a_refused_key_is_answered_by_the_key_check_not_the_resolver(api: Any, key: str) -> None:
+    """The routes declare the header for the OpenAPI document; the key check still gives the
+    answer, with its own message, on each of the three POSTs."""
+    from shop.api.idempotency import INVALID_KEY
+
+    answers = [
+        charge(api, 1_000, key),
+        call(api, ORDER, "/orders", {"items": [{"productId": "p1", "quantity": 1}]}, key),
+        call(api, ISSUE, "/coupons/c1/issue", {}, key),
+    ]
+    for answer in answers:
+        assert (answer.status, answer.body) == (400, {"code": "INVALID_REQUEST", "message": INVALID_KEY})
+
+
+def test_a_key_with_spaces_around_it_is_taken_as_the_key_check_says(api: Any) -> None:
+    """The document asks for no spaces around a key (HTTP drops them), but the resolver's
+    validation of the declared header refuses nothing the key check takes."""
+    first = charge(api, 1_000, " k ")
+    assert (first.status, first.body) == (200, {"userId": "u1", "balance": 1_000})
+    assert charge(api, 1_000, " k ").headers["Idempotent-Replayed"] == "true"
+
+
 class BlockingClient:
     """The real client, except that the first transaction waits until `release` is set."""
 

@@ -1,4 +1,5 @@
-"""The published OpenAPI document describes every route of the template, as the contract says."""
+"""The published OpenAPI document (Powertools' merge of the route functions' resolvers) describes
+every route of the template, as the contract says, and reads as documentation."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 from local_runtime import openapi, template
+from shop.api.idempotency import _KEY
 from tests.support import newcomer
 
 SCHEMAS = "#/components/schemas/"
@@ -97,20 +102,37 @@ PUBLIC = {("/products", "get"), ("/products/{productId}", "get"), ("/products/po
 
 
 def test_the_bearer_scheme_is_declared_on_every_route_but_the_public_ones(document: dict[str, Any]) -> None:
-    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert {key: scheme[key] for key in ("type", "scheme", "bearerFormat")} == {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
+    assert "make -s token" in scheme["description"]
+    assert "security" not in document, "no requirement for every operation: the public ones need none"
     assert openapi.public_routes() == PUBLIC
     for key, op in operations(document).items():
         if key in PUBLIC:
-            assert op["security"] == [], key
+            assert "security" not in op, key
             assert not {"401", "403"} & set(op["responses"]), key
         else:
             assert op["security"] == [{"bearerAuth": []}], key
             assert {"401", "403"} <= set(op["responses"]), key
+
+
+def test_the_gateway_s_own_refusals_are_documented_beside_the_function_s(document: dict[str, Any]) -> None:
+    """API Gateway answers 401 without a token and 403 for a refused one with `{"message": ...}`,
+    before any function runs; the function answers its error body."""
+    assert "GatewayRefusal" not in document["components"]["schemas"], "a schema of the operation, not a model"
+    for key, op in operations(document).items():
+        for status in ("401", "403"):
+            if key not in PUBLIC:
+                answer = op["responses"][status]
+                assert "API Gateway" in answer["description"], (key, status)
+                function, gateway = answer["content"]["application/json"]["schema"]["anyOf"]
+                assert function == {"$ref": SCHEMAS + "ErrorBody"}, (key, status)
+                assert (gateway["required"], gateway["properties"]) == (["message"], {"message": {"type": "string"}})
+                assert not list(Draft202012Validator(gateway).iter_errors({"message": "Unauthorized"}))
 
 
 def test_created_routes_declare_201_and_not_200(document: dict[str, Any]) -> None:
@@ -174,20 +196,6 @@ def test_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
 
 
-def test_merge_refuses_a_route_described_twice() -> None:
-    one = {"paths": {"/a": {"get": {"responses": {}}}}, "components": {}}
-    with pytest.raises(ValueError, match="GET /a"):
-        openapi.merge([one, one], "1")
-
-
-def test_merge_refuses_two_different_components_with_one_name() -> None:
-    first = {"paths": {}, "components": {"schemas": {"Thing": {"type": "string"}}}}
-    second = {"paths": {}, "components": {"schemas": {"Thing": {"type": "integer"}}}}
-    assert openapi.merge([first, first], "1")["components"]["schemas"] == {"Thing": {"type": "string"}}
-    with pytest.raises(ValueError, match="Thing"):
-        openapi.merge([first, second], "1")
-
-
 def run_command(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m local_runtime.openapi` as `make openapi` runs it, in a newcomer's environment."""
     root = template.ROOT
@@ -248,12 +256,47 @@ def test_every_status_a_route_answers_is_documented_with_its_body(document: dict
         assert server_errors == ({"503"} if key in CHANGES else set()), key
 
 
-def test_the_idempotent_posts_document_their_key(document: dict[str, Any]) -> None:
-    for path, method in CHANGES:
-        names = [p["name"] for p in document["paths"][path][method].get("parameters", [])]
-        assert "Idempotency-Key" in names, (path, method)
-    untouched = document["paths"]["/users/{userId}/balance"]["get"].get("parameters", [])
-    assert "Idempotency-Key" not in [p["name"] for p in untouched]
+def idempotent_routes() -> set[tuple[str, str]]:
+    """The routes of the functions whose entry point answers a key at most once."""
+    found = set()
+    for logical_id in openapi.route_functions():
+        if "entry_point(app, idempotent=True)" in openapi.handler_file(logical_id).read_text():
+            events = template.resources("AWS::Serverless::Function")[logical_id]["Properties"]["Events"]
+            found |= {(e["Properties"]["Path"], e["Properties"]["Method"].lower()) for e in events.values()}
+    return found
+
+
+def key_parameters(op: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in op.get("parameters", []) if p["name"].lower() == "idempotency-key"]
+
+
+def test_the_idempotency_key_is_a_parameter_of_exactly_the_idempotent_posts(document: dict[str, Any]) -> None:
+    assert idempotent_routes() == CHANGES
+    for key, op in operations(document).items():
+        parameters = key_parameters(op)
+        if key not in CHANGES:
+            assert parameters == [], key
+            continue
+        (parameter,) = parameters
+        assert (parameter["in"], parameter["required"]) == ("header", False), key
+        assert {k: parameter["schema"][k] for k in ("type", "minLength", "maxLength")} == {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+        }
+        assert "422 IDEMPOTENCY_KEY_REUSED" in parameter["description"]
+
+
+def test_a_key_the_document_allows_is_a_key_the_function_takes(document: dict[str, Any]) -> None:
+    """The document asks for no spaces around the key (HTTP drops them), so it allows less than
+    the function takes (`shop.api.idempotency`), never more."""
+    (parameter,) = key_parameters(operations(document)[("/orders", "post")])
+    pattern = re.compile(parameter["schema"]["pattern"])
+    for key in ["k", "~ !" + "x" * 252, "a b", "x" * 255, " k", "k ", " ", "", "caf\u00e9", "tab\there", "x" * 256]:
+        allowed = bool(pattern.search(key)) and 1 <= len(key) <= 255
+        if allowed:
+            assert _KEY.fullmatch(key), key
+        assert allowed == (key == key.strip(" ") and bool(_KEY.fullmatch(key))), key
 
 
 def test_the_error_body_is_short_in_the_document(document: dict[str, Any]) -> None:
@@ -343,3 +386,102 @@ def test_the_catalogue_query_is_described_as_the_api_reads_it(document: dict[str
     assert cursor["schema"]["type"] == "string"
     assert cursor["schema"]["pattern"] == r"^[A-Za-z0-9_-]{1,64}$"
     assert "anyOf" not in cursor["schema"], "a query string is never null"
+
+
+# ---------------------------------------------------------------- the document reads as documentation
+
+# The use case each operation is listed under.
+USE_CASES = {
+    ("/users/{userId}/balance", "get"): "Balance",
+    ("/users/{userId}/balance/charge", "post"): "Balance",
+    ("/users/{userId}/balance/history", "get"): "Balance",
+    ("/products", "get"): "Products",
+    ("/products/{productId}", "get"): "Products",
+    ("/products/popular", "get"): "Popular products",
+    ("/orders", "post"): "Orders",
+    ("/users/{userId}/orders", "get"): "Orders",
+    ("/orders/{orderId}", "get"): "Orders",
+    ("/coupons/{couponId}/issue", "post"): "Coupons",
+    ("/users/{userId}/coupons", "get"): "Coupons",
+    ("/products", "post"): "Catalogue administration",
+    ("/products/{productId}/stock", "post"): "Catalogue administration",
+    ("/coupons", "post"): "Catalogue administration",
+    ("/coupons/{couponId}", "get"): "Catalogue administration",
+}
+
+
+def test_every_operation_is_under_the_tag_of_its_use_case(document: dict[str, Any]) -> None:
+    assert {key: op.get("tags") for key, op in operations(document).items()} == {
+        key: [tag] for key, tag in USE_CASES.items()
+    }
+    tags = document["tags"]
+    assert [tag["name"] for tag in tags] == list(dict.fromkeys(USE_CASES.values()))
+    assert all(len(tag["description"]) > 20 for tag in tags), tags
+
+
+def test_every_operation_has_a_summary_in_words_and_a_description(document: dict[str, Any]) -> None:
+    summaries = []
+    for (path, method), op in operations(document).items():
+        summary = op["summary"]
+        assert summary != f"{method.upper()} {path}" and "/" not in summary, summary
+        assert re.fullmatch(r"[A-Z][a-z]+( [A-Za-z']+)+", summary), summary
+        summaries.append(summary)
+        assert len(op["description"]) > 60, (path, method)
+    assert len(set(summaries)) == len(summaries)
+    assert "description" in document["info"]
+
+
+def test_descriptions_name_the_refusals_the_contract_gives(document: dict[str, Any]) -> None:
+    ops = operations(document)
+    for key, codes in {
+        ("/users/{userId}/balance/charge", "post"): ["BALANCE_LIMIT_EXCEEDED", "OUTCOME_UNKNOWN"],
+        ("/orders", "post"): ["PRODUCT_NOT_FOUND", "OUT_OF_STOCK", "INSUFFICIENT_BALANCE", "INVALID_COUPON"],
+        ("/coupons/{couponId}/issue", "post"): ["COUPON_NOT_FOUND", "COUPON_SOLD_OUT", "COUPON_ALREADY_ISSUED"],
+        ("/products/{productId}", "get"): ["PRODUCT_NOT_FOUND"],
+        ("/orders/{orderId}", "get"): ["ORDER_NOT_FOUND"],
+        ("/coupons/{couponId}", "get"): ["COUPON_NOT_FOUND"],
+    }.items():
+        for code in codes:
+            assert code in ops[key]["description"], (key, code)
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator of `schema`, its references resolved in the document."""
+    registry: Registry[Any] = Registry().with_resource("urn:document", DRAFT202012.create_resource(document))
+    root = {"$ref": "urn:document" + schema["$ref"]} if "$ref" in schema else schema
+    return Draft202012Validator(root, registry=registry)
+
+
+def resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    return document["components"]["schemas"][schema["$ref"].removeprefix(SCHEMAS)] if "$ref" in schema else schema
+
+
+def test_every_operation_shows_an_example_body_and_answer_valid_for_their_schemas(document: dict[str, Any]) -> None:
+    checked = 0
+    for key, op in operations(document).items():
+        shown = []
+        if "requestBody" in op:
+            shown.append(op["requestBody"]["content"]["application/json"]["schema"])
+        (success,) = (answer for code, answer in op["responses"].items() if code.startswith("2"))
+        shown.append(success["content"]["application/json"]["schema"])
+        for schema in shown:
+            examples = resolved(document, schema).get("examples")
+            assert examples, (key, schema)
+            for example in examples:
+                errors = list(validator(document, schema).iter_errors(example))
+                assert not errors, (key, [error.message for error in errors])
+                checked += 1
+    assert checked == 15 + len(REQUEST_MODELS)
+
+
+def test_the_request_examples_are_taken_by_the_models_too(document: dict[str, Any]) -> None:
+    """An example body the API would refuse would teach a client the wrong thing."""
+    for name, model in request_model_classes().items():
+        for example in document["components"]["schemas"][name].get("examples", []):
+            model.model_validate(example)  # type: ignore[attr-defined]
+
+
+def test_an_invalid_example_would_be_seen(document: dict[str, Any]) -> None:
+    schema = {"$ref": SCHEMAS + "ChargeRequest"}
+    assert list(validator(document, schema).iter_errors({"amount": 0}))
+    assert list(validator(document, {"$ref": SCHEMAS + "Order"}).iter_errors({"orderId": "o"}))

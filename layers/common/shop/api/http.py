@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop import budget, tracing
-from shop.api import body, errors, idempotency
+from shop.api import body, errors, idempotency, openapi
 from shop.api.identity import caller_of
 from shop.errors import Forbidden, Unauthenticated
 from shop.ids import ID_PATTERN, SEQUENCE_CURSOR_PATTERN
@@ -54,6 +54,7 @@ def create_app() -> APIGatewayHttpResolver:
     every refusal as the contract says."""
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=body.json_object)
     errors.register(app)
+    openapi.configure(app)
     return app
 
 
@@ -181,5 +182,4 @@ def entry_point(
         log_request(event, int(response.get("statusCode", HTTPStatus.INTERNAL_SERVER_ERROR)), started)
         return response
 
-    handler.idempotent = idempotent  # type: ignore[attr-defined]  # read by the OpenAPI document
     return handler

@@ -19,10 +19,12 @@ import json
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import WithJsonSchema
 
 from shop.api import errors
 from shop.api.identity import caller_of
@@ -35,6 +37,26 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 EXPIRES_AFTER_SECONDS = 24 * 60 * 60
 _KEY = re.compile(r"[\x20-\x7e]{1,255}")
 INVALID_KEY = f"{HEADER}: must be 1 to 255 printable ASCII characters"
+
+IdempotencyKey = Annotated[
+    Annotated[
+        str,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"}),
+    ]
+    | None,
+    Header(
+        alias=HEADER,
+        description=f"Makes the request safe to send again: the same `{HEADER}` and body within 24 hours answer "
+        f"the first answer (with `{REPLAYED_HEADER}: true`) and change nothing more; the same key with another "
+        "body is `422 IDEMPOTENCY_KEY_REUSED`, and while the first request runs, `409 IDEMPOTENCY_IN_PROGRESS`. "
+        "Scoped to the caller. 1 to 255 printable ASCII characters (no spaces at either end: HTTP drops them), "
+        "else `400 INVALID_REQUEST`.",
+    ),
+]
+"""The Idempotency-Key header, as a route that takes it declares it. `resolve` checks the key before
+the resolver runs and refuses one outside `_KEY` with its own message, so the resolver takes any
+text here and its validation changes no answer. The document asks for no spaces around the key:
+HTTP drops them from a header value, and a key of spaces alone would arrive empty."""
 
 
 def header_of(event: Mapping[str, Any]) -> str | None:

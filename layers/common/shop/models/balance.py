@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from shop.models.base import RequestModel, ResponseModel
+from shop.models.base import RequestModel, ResponseModel, example
 
 BALANCE_LIMIT = 10_000_000
 """No balance may pass this many won."""
@@ -16,9 +16,13 @@ MAX_CHARGE = 1_000_000
 
 
 class ChargeRequest(RequestModel):
+    model_config = example({"amount": 50_000})
+
     amount: Annotated[int, Field(ge=1, le=MAX_CHARGE, description="Won to add, 1..1,000,000")]
 
 
 class Balance(ResponseModel):
+    model_config = example({"userId": "u-1001", "balance": 150_000})
+
     user_id: str
     balance: int

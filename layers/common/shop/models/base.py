@@ -8,6 +8,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 MAX_INTEGER_DIGITS = 100
 """An integral number with more digits than this is beyond every bound; it is refused as it is,
@@ -36,6 +37,12 @@ def _takes_an_int(annotation: Any) -> bool:
     if annotation is int:
         return True
     return get_origin(annotation) in (Union, types.UnionType) and any(_takes_an_int(a) for a in get_args(annotation))
+
+
+def example(value: JsonDict) -> ConfigDict:
+    """The configuration of a model whose JSON Schema (and so the API's OpenAPI document) shows
+    `value` as its example."""
+    return ConfigDict(json_schema_extra={"examples": [value]})
 
 
 class RequestModel(BaseModel):

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
+from pydantic.config import JsonDict
 
 from shop.ids import Id
-from shop.models.base import RequestModel, ResponseModel
+from shop.models.base import RequestModel, ResponseModel, example
 
 MAX_COUPON_QUANTITY = 100_000_000
 MAX_VALID_DAYS = 3650
@@ -58,6 +59,10 @@ CouponName = Annotated[str, StringConstraints(strict=True, min_length=1, max_len
 
 
 class NewCoupon(RequestModel):
+    model_config = example(
+        {"name": "Winter sale 10%", "discount": {"type": "PERCENT", "rate": 10}, "totalQuantity": 1000, "validDays": 30}
+    )
+
     name: CouponName
     discount: Discount
     total_quantity: Annotated[int, Field(ge=1, le=MAX_COUPON_QUANTITY)]
@@ -74,6 +79,17 @@ class NewCoupon(RequestModel):
 
 
 class Coupon(ResponseModel):
+    model_config = example(
+        {
+            "couponId": "0193a4d0e9f8a7b6c5d4e3f2a1b",
+            "name": "Winter sale 10%",
+            "discount": {"type": "PERCENT", "rate": 10},
+            "totalQuantity": 1000,
+            "remainingQuantity": 997,
+            "validDays": 30,
+        }
+    )
+
     coupon_id: str
     name: str
     discount: Discount
@@ -100,13 +116,29 @@ class CouponShard(ResponseModel):
 
 
 class IssueCouponRequest(RequestModel):
+    model_config = example({"userId": "u-1001"})
+
     user_id: Id | None = None  # the caller when left out; another user's id is refused
 
 
 CouponStatus = Literal["AVAILABLE", "USED", "EXPIRED"]
 
 
+ISSUED_COUPON_EXAMPLE: JsonDict = {
+    "issuedCouponId": "q3v0mJ9xT2kLw8YbN4cR1sUe",
+    "couponId": "0193a4d0e9f8a7b6c5d4e3f2a1b",
+    "userId": "u-1001",
+    "name": "Winter sale 10%",
+    "discount": {"type": "PERCENT", "rate": 10},
+    "status": "AVAILABLE",
+    "issuedAt": "2026-11-24T09:30:00+09:00",
+    "expiresAt": "2026-12-24T09:30:00+09:00",
+}
+
+
 class IssuedCoupon(ResponseModel):
+    model_config = example(ISSUED_COUPON_EXAMPLE)
+
     issued_coupon_id: str
     coupon_id: str
     user_id: str
@@ -124,4 +156,6 @@ class IssuedCoupon(ResponseModel):
 
 
 class IssuedCouponList(ResponseModel):
+    model_config = example({"items": [ISSUED_COUPON_EXAMPLE]})
+
     items: list[IssuedCoupon]

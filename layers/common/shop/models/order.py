@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
+from pydantic.config import JsonDict
 
 from shop.ids import Id
-from shop.models.base import RequestModel, ResponseModel
+from shop.models.base import RequestModel, ResponseModel, example
 
 MAX_LINES = 50
 MAX_LINE_QUANTITY = 10_000
@@ -20,6 +21,13 @@ class OrderLine(RequestModel):
 
 
 class PlaceOrder(RequestModel):
+    model_config = example(
+        {
+            "items": [{"productId": "0193a4f2c1e8d3b5a7f90c1e2d4", "quantity": 2}],
+            "issuedCouponId": "q3v0mJ9xT2kLw8YbN4cR1sUe",
+        }
+    )
+
     user_id: Id | None = None  # the caller when left out; another user's id is refused
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_LINES)]
     issued_coupon_id: Id | None = None
@@ -46,7 +54,24 @@ class OrderItem(ResponseModel):
         return self.unit_price * self.quantity
 
 
+ORDER_EXAMPLE: JsonDict = {
+    "orderId": "0193a4f3d2e1c0b9a8f7e6d5c4b",
+    "userId": "u-1001",
+    "items": [
+        {"productId": "0193a4f2c1e8d3b5a7f90c1e2d4", "name": "Mechanical keyboard", "unitPrice": 89_000, "quantity": 2}
+    ],
+    "totalAmount": 178_000,
+    "discountAmount": 17_800,
+    "paidAmount": 160_200,
+    "issuedCouponId": "q3v0mJ9xT2kLw8YbN4cR1sUe",
+    "status": "PAID",
+    "createdAt": "2026-11-24T09:30:00+09:00",
+}
+
+
 class Order(ResponseModel):
+    model_config = example(ORDER_EXAMPLE)
+
     order_id: str
     user_id: str
     items: list[OrderItem]
@@ -59,5 +84,7 @@ class Order(ResponseModel):
 
 
 class OrderPage(ResponseModel):
+    model_config = example({"items": [ORDER_EXAMPLE], "nextCursor": None})
+
     items: list[Order]
     next_cursor: str | None

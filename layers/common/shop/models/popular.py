@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import Field
 
-from shop.models.base import ResponseModel
+from shop.models.base import ResponseModel, example
 
 RANKING_SIZE = 5
 WINDOW_DAYS = 3
@@ -21,6 +21,22 @@ class PopularProduct(ResponseModel):
 
 
 class PopularProducts(ResponseModel):
+    model_config = example(
+        {
+            "items": [
+                {
+                    "rank": 1,
+                    "productId": "0193a4f2c1e8d3b5a7f90c1e2d4",
+                    "name": "Mechanical keyboard",
+                    "price": 89_000,
+                    "soldQuantity": 42,
+                }
+            ],
+            "from": "2026-11-22",
+            "to": "2026-11-24",
+        }
+    )
+
     items: list[PopularProduct]
     from_: date = Field(alias="from")
     to: date

@@ -17,9 +17,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop import tracing
+from shop.errors import CredentialRefused, DataPlatformUnavailable, NotAnOrderCompleted
 from shop.models.order import Order
 from shop.observability import logger
-from shop.services.data_platform import CredentialRefused, DataPlatformService, DataPlatformUnavailable
+from shop.services.data_platform import DataPlatformService
 from shop.services.order_events import completed_order
 
 service = DataPlatformService()
@@ -28,10 +29,6 @@ service = DataPlatformService()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 sent: list[dict[str, str | None]] = []
 """The orders this invocation sent (and their events' ids), for its one log line."""
-
-
-class NotAnOrderCompleted(ValueError):
-    """A record whose body is not an OrderCompleted event: no retry will fix it."""
 
 
 def order_of(record: SQSRecord) -> Order:

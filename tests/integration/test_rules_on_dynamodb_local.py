@@ -14,6 +14,7 @@ import pytest
 from shop import clock
 from shop.errors import (
     AlreadyApplied,
+    AlreadyCounted,
     BalanceLimitExceeded,
     CouponAlreadyIssued,
     CouponNotFound,
@@ -21,8 +22,9 @@ from shop.errors import (
     InsufficientBalance,
     InvalidCoupon,
     OutOfStock,
+    PriceChanged,
     ProductNotFound,
-    ShopError,
+    Refusal,
 )
 from shop.identity import Caller
 from shop.ids import issued_coupon_id
@@ -34,9 +36,9 @@ from shop.models.product import Product
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.ledger import LedgerRepository
-from shop.repositories.orders import OrderRepository, PriceChanged
+from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
-from shop.repositories.sales import AlreadyCounted, SalesRepository
+from shop.repositories.sales import SalesRepository
 from shop.services.balance import BalanceService
 from shop.services.coupons import CouponService
 from shop.services.orders import OrderService
@@ -49,7 +51,7 @@ def race(calls: list[Any], workers: int = 16) -> Counter[str]:
     def outcome(call: Any) -> str:
         try:
             call()
-        except ShopError as error:
+        except Refusal as error:
             return type(error).__name__
         return "ok"
 

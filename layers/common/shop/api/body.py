@@ -13,6 +13,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from shop.errors import BodyRefused
 from shop.models.base import MAX_INTEGER_DIGITS
 from shop.models.errors import shorten
 
@@ -21,10 +22,6 @@ MAX_BODY_BYTES = 64 * 1024
 
 MAX_DEPTH = 16
 """The deepest nesting of objects and arrays read. Valid bodies nest 3 deep (order, lines, line)."""
-
-
-class BodyRefused(ValueError):
-    """A body that cannot be read as a request."""
 
 
 def _refuse(message: str) -> json.JSONDecodeError:

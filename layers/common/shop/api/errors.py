@@ -19,9 +19,9 @@ from shop import errors
 from shop.ids import ID_PATTERN
 from shop.models.errors import MAX_MESSAGE, ErrorBody, shorten
 from shop.observability import logger, metrics
-from shop.repositories.dynamodb import is_lost_answer
 
-REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
+REFUSALS: dict[type[errors.Refusal], tuple[HTTPStatus, str]] = {
+    errors.InvalidRequest: (HTTPStatus.BAD_REQUEST, "INVALID_REQUEST"),
     errors.BalanceLimitExceeded: (HTTPStatus.CONFLICT, "BALANCE_LIMIT_EXCEEDED"),
     errors.ProductNotFound: (HTTPStatus.NOT_FOUND, "PRODUCT_NOT_FOUND"),
     errors.OutOfStock: (HTTPStatus.CONFLICT, "OUT_OF_STOCK"),
@@ -35,7 +35,11 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.Unauthenticated: (HTTPStatus.UNAUTHORIZED, "UNAUTHORIZED"),
     errors.Forbidden: (HTTPStatus.FORBIDDEN, "FORBIDDEN"),
     errors.OrderNotFound: (HTTPStatus.NOT_FOUND, "ORDER_NOT_FOUND"),
+    errors.IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
+    errors.IdempotencyInProgress: (HTTPStatus.CONFLICT, "IDEMPOTENCY_IN_PROGRESS"),
+    errors.OutcomeUnknown: (HTTPStatus.SERVICE_UNAVAILABLE, "OUTCOME_UNKNOWN"),
 }
+"""The contract's status and code of each refusal (a subclass takes its base's, unless named)."""
 
 RETRY_AFTER_SECONDS = 2
 """How long a client should wait before asking again after OUTCOME_UNKNOWN."""
@@ -102,7 +106,7 @@ def unsupported_media_type() -> dict[str, Any]:
     return invalid_request(NOT_JSON)
 
 
-def refusal(error: errors.ShopError) -> tuple[HTTPStatus, str] | None:
+def refusal(error: errors.Refusal) -> tuple[HTTPStatus, str] | None:
     """The contract's status and code of a domain error (None: not a refusal, a fault)."""
     for kind in type(error).__mro__:
         if kind in REFUSALS:
@@ -110,7 +114,7 @@ def refusal(error: errors.ShopError) -> tuple[HTTPStatus, str] | None:
     return None
 
 
-def refused_answer(error: errors.ShopError) -> dict[str, Any]:
+def refused_answer(error: errors.Refusal) -> dict[str, Any]:
     """A refusal given before the resolver runs, as API Gateway takes it."""
     status, code = refusal(error) or (HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
     return raw_answer(status, code, error.message)
@@ -167,8 +171,8 @@ def internal_error() -> Response[dict[str, Any]]:
 def register(app: APIGatewayHttpResolver) -> None:
     """Register the contract's error answers on a resolver."""
 
-    @app.exception_handler(errors.ShopError)
-    def refused(error: errors.ShopError) -> Response[dict[str, Any]]:
+    @app.exception_handler(errors.Refusal)
+    def refused(error: errors.Refusal) -> Response[dict[str, Any]]:
         known = refusal(error)
         if known is None:
             return internal_error()
@@ -192,6 +196,4 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[dict[str, Any]]:
-        if is_lost_answer(error):
-            return outcome_unknown("the database did not answer in time; the change may have been applied")
         return internal_error()

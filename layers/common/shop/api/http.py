@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shop import budget, tracing
 from shop.api import body, errors, idempotency
 from shop.api.identity import caller_of
-from shop.errors import Forbidden, Unauthenticated
+from shop.errors import BodyRefused, Forbidden, Unauthenticated
 from shop.ids import ID_PATTERN, SEQUENCE_CURSOR_PATTERN
 from shop.observability import identify, logger, metrics
 
@@ -155,8 +155,8 @@ def entry_point(
             return errors.invalid_request(f"body: larger than {body.MAX_BODY_BYTES:,} bytes")
         try:
             request = json_request(body.decoded(event))
-        except body.BodyRefused as error:
-            return errors.invalid_request(str(error))
+        except BodyRefused as error:
+            return errors.invalid_request(error.message)
         if request is None:
             return errors.unsupported_media_type()
         if idempotent:

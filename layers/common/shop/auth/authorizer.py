@@ -33,11 +33,11 @@ from shop.auth.tokens import (
     LOCAL_ISSUER,
     JwksKeys,
     StaticKeys,
-    TokenRefused,
     TokenVerifier,
     Verified,
     public_key_from_parameter,
 )
+from shop.errors import TokenRefused
 
 CACHE_SECONDS = 300
 CACHE_ENTRIES = 10_000

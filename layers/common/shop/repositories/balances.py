@@ -9,16 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from shop import budget, clock
-from shop.errors import AlreadyApplied, BalanceLimitExceeded, ConcurrentUpdate
+from shop.errors import AlreadyApplied, BalanceChanged, BalanceLimitExceeded, ConcurrentUpdate
 from shop.repositories import dynamodb
 from shop.settings import settings
 
 _PAUSE_BASE_SECONDS = 0.005
 _PAUSE_CAP_SECONDS = 0.1
-
-
-class _BalanceChanged(Exception):
-    """The balance changed between its read and the charge's write: read it again."""
 
 
 class BalanceRepository:
@@ -79,11 +75,11 @@ class BalanceRepository:
             def refusal(reasons: list[dict[str, Any]]) -> Exception:
                 if dynamodb.failed_condition(reasons[1]):
                     return AlreadyApplied(dynamodb.old_item(reasons[1]))
-                return _BalanceChanged()
+                return BalanceChanged()
 
             try:
                 dynamodb.transact_write(items, refusal, sleep=sleep)
-            except _BalanceChanged:
+            except BalanceChanged:
                 if budget.remaining() < dynamodb.ATTEMPT_SECONDS:
                     raise ConcurrentUpdate() from None
                 pause(random.uniform(0, min(_PAUSE_CAP_SECONDS, _PAUSE_BASE_SECONDS * 2 ** min(attempt, 8))))

@@ -16,8 +16,8 @@ from shop.errors import (
     InsufficientBalance,
     InvalidCoupon,
     OutOfStock,
+    PriceChanged,
     ProductNotFound,
-    ShopError,
 )
 from shop.ids import sequence
 from shop.models.coupon import IssuedCoupon
@@ -30,14 +30,6 @@ from shop.repositories.coupons import CouponRepository
 from shop.repositories.ledger import LedgerRepository
 from shop.repositories.products import ProductRepository
 from shop.settings import settings
-
-
-class PriceChanged(ShopError):
-    """A product's price changed after the order was priced: price it again."""
-
-    def __init__(self, product_id: str) -> None:
-        super().__init__(f"the price of product {product_id} changed")
-        self.product_id = product_id
 
 
 class OrderRepository:

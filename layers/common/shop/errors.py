@@ -200,6 +200,15 @@ class NotAnOrderCompleted(Signal):
     """A queued record whose body is not an OrderCompleted event: no retry will fix it."""
 
 
+class AnswerNotKept(Signal):
+    """An answer that must not be kept as its request's outcome (a 5xx): the idempotency record
+    is let go, and `response` is answered as it is."""
+
+    def __init__(self, response: Any) -> None:
+        super().__init__("answer not kept")
+        self.response = response
+
+
 class ReconciliationIncomplete(Signal):
     """The run's time ran out before every record was read: nothing can be concluded. The
     scheduled function fails (its Errors alarm) rather than report a partial count."""

@@ -196,8 +196,9 @@ class CredentialUnavailable(Signal):
     The delivery fails and is retried; the data platform is never called without it."""
 
 
-class NotAnOrderCompleted(Signal):
-    """A queued record whose body is not an OrderCompleted event: no retry will fix it."""
+class NotAnOrderCompleted(Signal, ValueError):
+    """An event (or a queued record's body) that is not an OrderCompleted event: no retry will
+    fix it."""
 
 
 class AnswerNotKept(Signal):

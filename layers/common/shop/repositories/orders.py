@@ -144,5 +144,5 @@ def order_item(order: Order) -> dict[str, Any]:
 
 
 def order_from_stream_image(image: dict[str, Any]) -> Order:
-    """The order in a stream record's NewImage (DynamoDB JSON)."""
-    return Order.model_validate(dynamodb.from_attribute_values(image))
+    """The order in a stream record's NewImage, deserialized (numbers as Decimals)."""
+    return Order.model_validate(dynamodb.plain(image))

@@ -123,6 +123,8 @@ class Admission:
     access: Access
 
     def refusal(self, request: APIGatewayProxyEventV2) -> Refusal | None:
+        """The request's refusal, None when it is admitted. The ids in its path, once known to be
+        ids, are named in every record it logs (`identify`)."""
         event = request.raw_event
         if self.access != "public":
             found = caller_of(event)
@@ -136,6 +138,7 @@ class Admission:
         outside = ids_outside_the_pattern(event)
         if outside:
             return InvalidRequest(outside)
+        identify(**ids_in_path(event))
         if body.body_size(event) > body.MAX_BODY_BYTES:
             return BodyRefused(f"body: larger than {body.MAX_BODY_BYTES:,} bytes")
         try:
@@ -151,7 +154,6 @@ class Admission:
         refused = self.refusal(app.current_event)
         if refused is not None:
             raise refused
-        identify(**ids_in_path(app.current_event.raw_event))
         return next_middleware(app)
 
 

@@ -8,7 +8,7 @@ body or path is `422 IDEMPOTENCY_KEY_REUSED`; while the first is still running,
 record is deleted, and the same request sent again runs again, where the ids derived from the key
 (`request_key`) find whatever the first run applied.
 
-Powertools Idempotency (and its persistence layer) is imported by `resolve` when a request sends a
+Powertools Idempotency (and its persistence layer) is imported by `once` when a request sends a
 key, not with this module: a request without one, most of them, does not pay for its import in
 the cold start (`bench/coldstart.py`).
 """

@@ -17,9 +17,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop import tracing
+from shop.errors import CredentialRefused, DataPlatformUnavailable, NotAnOrderCompleted
 from shop.models.order import Order
 from shop.observability import logger
-from shop.services.data_platform import CredentialRefused, DataPlatformService, DataPlatformUnavailable
+from shop.services.data_platform import DataPlatformService
 from shop.services.order_events import completed_order
 
 service = DataPlatformService()
@@ -30,14 +31,10 @@ sent: list[dict[str, str | None]] = []
 """The orders this invocation sent (and their events' ids), for its one log line."""
 
 
-class NotAnOrderCompleted(ValueError):
-    """A record whose body is not an OrderCompleted event: no retry will fix it."""
-
-
 def order_of(record: SQSRecord) -> Order:
     try:
         return completed_order(json.loads(record.body))
-    except (ValueError, TypeError, KeyError) as error:  # pydantic's ValidationError is a ValueError
+    except ValueError as error:  # not JSON (a JSONDecodeError), or not the event (NotAnOrderCompleted)
         logger.error(
             "MALFORMED RECORD: not an OrderCompleted event; it fails on every receive and ends in the "
             "dead-letter queue",

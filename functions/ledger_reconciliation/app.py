@@ -7,10 +7,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shop import budget, tracing
+from shop.errors import ReconciliationIncomplete
 from shop.models.reconciliation import ScheduledRun
 from shop.observability import logger, metrics
 from shop.repositories.reconciliation import MoneyRecords
-from shop.services.reconciliation import ReconciliationIncomplete, ReconciliationService
+from shop.services.reconciliation import ReconciliationService
 from shop.settings import settings
 
 service = ReconciliationService(MoneyRecords(segments=settings().reconciliation_segments))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from shop.errors import CouponAlreadyIssued, CouponSoldOut
+from shop.errors import CouponAlreadyIssued, CouponSoldOut, ShardSoldOut
 from shop.identity import Caller
-from shop.repositories.coupons import CouponRepository, ShardSoldOut, shard_key
+from shop.repositories.coupons import CouponRepository, shard_key
 from shop.services.coupons import CouponService
 from tests.integration.test_rules_on_dynamodb_local import campaign, issued, race
 

@@ -18,6 +18,7 @@ import pytest
 from shop import clock
 from shop.errors import (
     AlreadyApplied,
+    AlreadyCounted,
     BalanceLimitExceeded,
     CouponAlreadyIssued,
     CouponNotFound,
@@ -25,8 +26,9 @@ from shop.errors import (
     InsufficientBalance,
     InvalidCoupon,
     OutOfStock,
+    PriceChanged,
     ProductNotFound,
-    ShopError,
+    Refusal,
 )
 from shop.identity import Caller
 from shop.ids import issued_coupon_id
@@ -39,9 +41,9 @@ from shop.repositories import dynamodb
 from shop.repositories.balances import BalanceRepository
 from shop.repositories.coupons import CouponRepository
 from shop.repositories.ledger import LedgerRepository
-from shop.repositories.orders import OrderRepository, PriceChanged
+from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
-from shop.repositories.sales import AlreadyCounted, SalesRepository
+from shop.repositories.sales import SalesRepository
 from shop.services.balance import BalanceService
 from shop.services.coupons import CouponService
 from shop.services.orders import OrderService
@@ -63,7 +65,7 @@ def race(calls: list[Any], workers: int = 16) -> Raced:
         started = time.monotonic()
         try:
             call()
-        except ShopError as error:
+        except Refusal as error:
             return type(error).__name__
         finally:
             with lock:

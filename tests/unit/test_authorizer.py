@@ -31,10 +31,10 @@ from shop.auth.tokens import (
     LOCAL_ISSUER,
     JwksKeys,
     StaticKeys,
-    TokenRefused,
     TokenVerifier,
     public_key_from_parameter,
 )
+from shop.errors import TokenRefused
 from tests.support.lambda_events import LambdaContext, sample
 
 CLIENT_ID = "app-client-1"

@@ -71,7 +71,7 @@ def test_a_user_holds_at_most_one_coupon_of_a_campaign(api: Any) -> None:
 
 
 def test_the_transaction_refuses_a_sold_out_campaign_even_when_the_read_saw_some_left(api: Any) -> None:
-    from shop.errors import CouponSoldOut
+    from shop.errors import ShardSoldOut
     from shop.ids import issued_coupon_id
     from shop.models.coupon import IssuedCoupon
     from shop.repositories.coupons import CouponRepository
@@ -89,7 +89,7 @@ def test_the_transaction_refuses_a_sold_out_campaign_even_when_the_read_saw_some
         issued_at=now,
         expires_at=now + timedelta(days=1),
     )
-    with pytest.raises(CouponSoldOut):
+    with pytest.raises(ShardSoldOut):
         CouponRepository().issue(late)
     assert remaining(api, coupon_id) == 0
     assert api.call(LIST, "GET", "/users/b/coupons", caller="b")[1]["items"] == []

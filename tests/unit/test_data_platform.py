@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from shop.data_platform_credential import CredentialUnavailable
+from shop.errors import CredentialRefused, CredentialUnavailable, DataPlatformUnavailable
 from shop.models.order import Order
 from shop.models.product import Product
-from shop.services.data_platform import CredentialRefused, DataPlatformService, DataPlatformUnavailable
+from shop.services.data_platform import DataPlatformService
 from tests.support.orders import paid_order
 
 ORDER = paid_order(

@@ -14,11 +14,11 @@ from moto import mock_aws
 
 from shop.data_platform_credential import (
     SECRET_MAX_AGE_SECONDS,
-    CredentialUnavailable,
     LocalCredential,
     SecretCredential,
     credential_from,
 )
+from shop.errors import CredentialUnavailable
 
 SECRET_NAME = "shop-core-dev/data-platform-credential"
 

@@ -17,7 +17,7 @@ from moto import mock_aws
 from local_runtime.seed import seed
 from local_runtime.tables import create_tables
 from shop.api.body import MAX_BODY_BYTES, MAX_DEPTH
-from shop.errors import ShopError
+from shop.errors import Refusal
 from shop.models.errors import MAX_MESSAGE
 from shop.repositories import dynamodb
 from shop.services.balance import BalanceService
@@ -926,7 +926,7 @@ def test_an_unexpected_exception_is_a_500_internal_error_without_details(
 def test_a_domain_error_with_no_contract_code_is_a_500_internal_error(
     api: Api, seeded: None, serve: Callable[[str, Any], None]
 ) -> None:
-    class Unmapped(ShopError):
+    class Unmapped(Refusal):
         pass
 
     class Refusing(BalanceService):

@@ -263,13 +263,16 @@ def test_a_coupon_issue_takes_a_key_too(api: Any) -> None:
     assert (again.status, again.body, again.headers["Idempotent-Replayed"]) == (201, first.body, "true")
 
 
-def test_a_read_the_database_does_not_answer_is_503_never_500(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    class Silent:
-        def get_item(self, **_: Any) -> Any:
-            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+def test_a_read_the_database_does_not_answer_is_503_never_500(api: Any) -> None:
+    def silent(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="http://dynamodb")
 
-    monkeypatch.setattr(dynamodb, "table", lambda name: Silent())
-    status, body = api.call("BalanceInquiryFunction", "GET", "/users/u1/balance", caller="u1")
-    assert (status, body["code"]) == (503, "OUTCOME_UNKNOWN")
-    answer = charge(api, 1_000, None)
-    assert (answer.status, answer.body["code"], answer.headers["Retry-After"]) == (503, "OUTCOME_UNKNOWN", "2")
+    events = dynamodb.resource().meta.client.meta.events
+    events.register("request-created.dynamodb.GetItem", silent)
+    try:
+        status, body = api.call("BalanceInquiryFunction", "GET", "/users/u1/balance", caller="u1")
+        assert (status, body["code"]) == (503, "OUTCOME_UNKNOWN")
+        answer = charge(api, 1_000, None)
+        assert (answer.status, answer.body["code"], answer.headers["Retry-After"]) == (503, "OUTCOME_UNKNOWN", "2")
+    finally:
+        events.unregister("request-created.dynamodb.GetItem", silent)

@@ -123,21 +123,21 @@ def test_a_refusal_is_logged_with_its_status(seeded: None, log: Any) -> None:
     assert (line["status"], line["correlation_id"]) == (answer["statusCode"], request_id) == (403, request_id)
 
 
-def test_every_record_of_an_outcome_unknown_request_carries_its_id(
-    seeded: None, log: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_record_of_an_outcome_unknown_request_carries_its_id(seeded: None, log: Any) -> None:
     from botocore.exceptions import ReadTimeoutError
 
-    from shop.services.balance import BalanceService
+    from shop.repositories import dynamodb
 
-    class Lost(BalanceService):
-        def balance(self, *args: Any, **kwargs: Any) -> Any:
-            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+    def lost(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="http://dynamodb")
 
-    function = load_module("BalanceInquiryFunction")
-    monkeypatch.setitem(function.app.dependency_overrides, function.balance_service, Lost)
+    events = dynamodb.resource().meta.client.meta.events
+    events.register("request-created.dynamodb.GetItem", lost)
     event, request_id = with_request_id(sample("balance_inquiry.json"))
-    answer = function.lambda_handler(event, LambdaContext())
+    try:
+        answer = load_handler("BalanceInquiryFunction")(event, LambdaContext())
+    finally:
+        events.unregister("request-created.dynamodb.GetItem", lost)
     assert answer["statusCode"] == 503
     found = records(log)
     assert [record.get("message") for record in found] == [OUTCOME_UNKNOWN_MESSAGE, REQUEST_MESSAGE, None]

@@ -10,10 +10,10 @@ from botocore.exceptions import ClientError
 
 from local_runtime import template
 from shop import clock
-from shop.errors import ConcurrentUpdate, InsufficientBalance, InvalidCoupon, OutOfStock, ProductNotFound
+from shop.errors import ConcurrentUpdate, InsufficientBalance, InvalidCoupon, OutOfStock, PriceChanged, ProductNotFound
 from shop.models.product import Product
 from shop.repositories import dynamodb
-from shop.repositories.orders import OrderRepository, PriceChanged
+from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
 from shop.services.orders import OrderService
 from tests.support.orders import paid_order

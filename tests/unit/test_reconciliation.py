@@ -12,10 +12,11 @@ import pytest
 
 from local_runtime.handler_loader import load_handler
 from local_runtime.seed import BALANCES
+from shop.errors import ReconciliationIncomplete
 from shop.models.reconciliation import BalanceMismatch, UnpaidOrder
 from shop.repositories.reconciliation import LedgerLine, MoneyRecords, OrderOwner
 from shop.services import reconciliation
-from shop.services.reconciliation import ReconciliationIncomplete, ReconciliationService, ledger_sum, signed
+from shop.services.reconciliation import ReconciliationService, ledger_sum, signed
 from tests.support import emf
 from tests.support.lambda_events import LambdaContext, sample
 

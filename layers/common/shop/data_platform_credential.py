@@ -20,6 +20,8 @@ from typing import Protocol
 
 from aws_lambda_powertools.utilities import parameters
 
+from shop.errors import CredentialUnavailable
+
 SECRET_MAX_AGE_SECONDS = 300
 """How long a container keeps the secret's value: a rotated credential is sent within 5 minutes
 (at once after the data platform refused the old one), for one GetSecretValue per container
@@ -27,11 +29,6 @@ every 5 minutes at most."""
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 """RFC 6750's b64token: nothing that could end or split the header (no space, no line break)."""
-
-
-class CredentialUnavailable(Exception):
-    """No credential to send: the secret could not be read, or its value is not a bearer token.
-    The delivery fails and is retried; the data platform is never called without it."""
 
 
 class Credential(Protocol):

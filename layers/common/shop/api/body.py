@@ -13,18 +13,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from shop.errors import BodyRefused
 from shop.models.base import MAX_INTEGER_DIGITS
 from shop.models.errors import shorten
 
 MAX_BODY_BYTES = 64 * 1024
-"""The largest body read. The largest valid body, an order of 50 lines, is a few kilobytes."""
+"""The largest body a function reads (`shop.api.http.Admission` refuses a larger one). The largest valid
+body, an order of 50 lines, is a few kilobytes."""
 
 MAX_DEPTH = 16
 """The deepest nesting of objects and arrays read. Valid bodies nest 3 deep (order, lines, line)."""
-
-
-class BodyRefused(ValueError):
-    """A body that cannot be read as a request."""
 
 
 def _refuse(message: str) -> json.JSONDecodeError:
@@ -82,8 +80,6 @@ def json_object(body: str) -> dict[str, Any]:
     `Decimal("5.0")`, which the models' integer type takes as 5, and `10.5` stays a fraction).
     `NaN` and `Infinity` are not JSON; a field given twice is refused rather than read as the last.
     """
-    if len(body) > MAX_BODY_BYTES:
-        raise _refuse(f"larger than {MAX_BODY_BYTES:,} bytes")
     try:
         value = json.loads(
             body,

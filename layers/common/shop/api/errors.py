@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -16,12 +15,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import errors
-from shop.ids import ID_PATTERN
 from shop.models.errors import MAX_MESSAGE, ErrorBody, shorten
 from shop.observability import logger, metrics
-from shop.repositories.dynamodb import is_lost_answer
 
-REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
+REFUSALS: dict[type[errors.Refusal], tuple[HTTPStatus, str]] = {
+    errors.InvalidRequest: (HTTPStatus.BAD_REQUEST, "INVALID_REQUEST"),
     errors.BalanceLimitExceeded: (HTTPStatus.CONFLICT, "BALANCE_LIMIT_EXCEEDED"),
     errors.ProductNotFound: (HTTPStatus.NOT_FOUND, "PRODUCT_NOT_FOUND"),
     errors.OutOfStock: (HTTPStatus.CONFLICT, "OUT_OF_STOCK"),
@@ -35,10 +33,17 @@ REFUSALS: dict[type[errors.ShopError], tuple[HTTPStatus, str]] = {
     errors.Unauthenticated: (HTTPStatus.UNAUTHORIZED, "UNAUTHORIZED"),
     errors.Forbidden: (HTTPStatus.FORBIDDEN, "FORBIDDEN"),
     errors.OrderNotFound: (HTTPStatus.NOT_FOUND, "ORDER_NOT_FOUND"),
+    errors.IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
+    errors.IdempotencyInProgress: (HTTPStatus.CONFLICT, "IDEMPOTENCY_IN_PROGRESS"),
+    errors.OutcomeUnknown: (HTTPStatus.SERVICE_UNAVAILABLE, "OUTCOME_UNKNOWN"),
 }
+"""The contract's status and code of each refusal (a subclass takes its base's, unless named)."""
 
-RETRY_AFTER_SECONDS = 2
-"""How long a client should wait before asking again after OUTCOME_UNKNOWN."""
+RETRY_AFTER_SECONDS: dict[type[errors.Refusal], int] = {
+    errors.OutcomeUnknown: 2,
+    errors.IdempotencyInProgress: 1,
+}
+"""How long a client should wait before asking again, answered as `Retry-After`."""
 
 
 NOT_JSON = "body: Content-Type must be application/json"
@@ -67,53 +72,25 @@ OUTCOME_UNKNOWN_MESSAGE = "outcome unknown"
 """The message of the record an unknown outcome logs (the saved queries of template.yaml filter on it)."""
 
 
-def outcome_unknown(message: str) -> Response[dict[str, Any]]:
-    """503 OUTCOME_UNKNOWN: the database did not answer in time; the client may retry (with the
-    same Idempotency-Key to learn the real outcome) after Retry-After seconds."""
-    logger.warning(OUTCOME_UNKNOWN_MESSAGE, extra={"reason": message})
-    metrics.add_metric(name="OutcomeUnknown", unit=MetricUnit.Count, value=1)
-    return error_response(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        "OUTCOME_UNKNOWN",
-        message,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
-
-
-def raw_answer(status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """A refusal as API Gateway takes it from the function, for answers given before or outside
-    the resolver."""
-    return {
-        "statusCode": int(status),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON, **(headers or {})},
-        "body": ErrorBody(code=code, message=message).model_dump_json(),
-        "isBase64Encoded": False,
-    }
-
-
-def invalid_request(message: str) -> dict[str, Any]:
-    """The `400 INVALID_REQUEST` answer, as API Gateway takes it, to a request refused before the
-    resolver reads it."""
-    return raw_answer(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", message)
-
-
-def unsupported_media_type() -> dict[str, Any]:
-    """The answer, as API Gateway takes it, to a body sent as another media type than JSON."""
-    return invalid_request(NOT_JSON)
-
-
-def refusal(error: errors.ShopError) -> tuple[HTTPStatus, str] | None:
-    """The contract's status and code of a domain error (None: not a refusal, a fault)."""
+def refusal(error: errors.Refusal) -> tuple[HTTPStatus, str] | None:
+    """The contract's status and code of a refusal (None: in no row, a fault)."""
     for kind in type(error).__mro__:
         if kind in REFUSALS:
             return REFUSALS[kind]
     return None
 
 
-def refused_answer(error: errors.ShopError) -> dict[str, Any]:
-    """A refusal given before the resolver runs, as API Gateway takes it."""
-    status, code = refusal(error) or (HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
-    return raw_answer(status, code, error.message)
+def refused(error: errors.Refusal) -> Response[dict[str, Any]]:
+    """A refusal as the contract answers it; `503 OUTCOME_UNKNOWN` (the client may retry, with the
+    same Idempotency-Key to learn the real outcome) is also logged and counted."""
+    known = refusal(error)
+    if known is None:
+        return internal_error()
+    if isinstance(error, errors.OutcomeUnknown):
+        logger.warning(OUTCOME_UNKNOWN_MESSAGE, extra={"reason": error.message})
+        metrics.add_metric(name="OutcomeUnknown", unit=MetricUnit.Count, value=1)
+    wait = next((seconds for kind, seconds in RETRY_AFTER_SECONDS.items() if isinstance(error, kind)), None)
+    return error_response(*known, error.message, headers={"Retry-After": str(wait)} if wait is not None else None)
 
 
 MAX_NAMED = 3
@@ -139,24 +116,6 @@ def describe_validation_errors(details: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def ids_outside_the_pattern(event: dict[str, Any]) -> str | None:
-    """The refusal of a request whose route API Gateway matched (it names the route in `routeKey`
-    and gives the path parameters) with a path parameter that is not an id, matched whole. Every
-    path parameter is an id, so this is a 400, checked before the resolver runs: its route
-    patterns match none of some such paths (a slash, a symbol, nothing at all: an unknown route
-    to it) and let others through cut short (their "$" matches before a trailing newline)."""
-    route_key = event.get("routeKey")
-    parameters = event.get("pathParameters")
-    if not isinstance(route_key, str) or route_key == "$default" or not isinstance(parameters, dict):
-        return None
-    outside = [
-        f"path.{shorten(str(name), 40)}: String should match pattern '{ID_PATTERN}'"
-        for name, value in sorted(parameters.items())
-        if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value)
-    ]
-    return "; ".join(outside) or None
-
-
 def internal_error() -> Response[dict[str, Any]]:
     """A fault: logged with its trace (call it inside `except`), answered without details."""
     logger.exception("unexpected error")
@@ -164,34 +123,22 @@ def internal_error() -> Response[dict[str, Any]]:
     return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")
 
 
-def register(app: APIGatewayHttpResolver) -> None:
-    """Register the contract's error answers on a resolver."""
-
-    @app.exception_handler(errors.ShopError)
-    def refused(error: errors.ShopError) -> Response[dict[str, Any]]:
-        known = refusal(error)
-        if known is None:
-            return internal_error()
-        return error_response(*known, error.message)
-
-    @app.exception_handler(RequestValidationError)
-    def invalid(error: RequestValidationError) -> Response[dict[str, Any]]:
+def answer(error: Exception) -> Response[dict[str, Any]]:
+    """The answer to any error raised while a request is resolved (call it inside `except`): a
+    refusal as its row says, a request the resolver could not read or route as `400` or `404`,
+    anything else as a fault."""
+    if isinstance(error, errors.Refusal):
+        return refused(error)
+    if isinstance(error, RequestValidationError):
         return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", describe_validation_errors(error.errors()))
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    if isinstance(error, RequestUnsupportedContentType):
         return error_response(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", NOT_JSON)
-
-    @app.not_found
-    def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
+    if isinstance(error, NotFoundError):
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "no such route")
+    return internal_error()
 
-    @app.exception_handler(errors.OutcomeUnknown)
-    def unknown(error: errors.OutcomeUnknown) -> Response[dict[str, Any]]:
-        return outcome_unknown(error.message)
 
-    @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response[dict[str, Any]]:
-        if is_lost_answer(error):
-            return outcome_unknown("the database did not answer in time; the change may have been applied")
-        return internal_error()
+def register(app: APIGatewayHttpResolver) -> None:
+    """Answer every error the resolver meets with `answer` (a route that matched none is a
+    `NotFoundError`, hence 404)."""
+    app.exception_handler(Exception)(answer)

@@ -8,7 +8,7 @@ body or path is `422 IDEMPOTENCY_KEY_REUSED`; while the first is still running,
 record is deleted, and the same request sent again runs again, where the ids derived from the key
 (`request_key`) find whatever the first run applied.
 
-Powertools Idempotency (and its persistence layer) is imported by `resolve` when a request sends a
+Powertools Idempotency (and its persistence layer) is imported by `once` when a request sends a
 key, not with this module: a request without one, most of them, does not pay for its import in
 the cold start (`bench/coldstart.py`).
 """
@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from http import HTTPStatus
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import WithJsonSchema
 
 from shop.api import errors
 from shop.api.identity import caller_of
+from shop.errors import AnswerNotKept, IdempotencyInProgress, IdempotencyKeyReused, InvalidRequest, OutcomeUnknown
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
@@ -59,10 +60,10 @@ text here and its validation changes no answer. The document asks for no spaces 
 HTTP drops them from a header value, and a key of spaces alone would arrive empty."""
 
 
-def header_of(event: Mapping[str, Any]) -> str | None:
+def header_of(event: APIGatewayProxyEventV2) -> str | None:
     """The request's Idempotency-Key header as sent (header names are case-insensitive)."""
-    headers = event.get("headers") or {}
-    return next((str(value) for name, value in headers.items() if str(name).lower() == HEADER.lower()), None)
+    found = event.headers.get(HEADER)
+    return None if found is None else str(found)
 
 
 def scope_of(event: Mapping[str, Any]) -> str:
@@ -83,34 +84,35 @@ def scope_of(event: Mapping[str, Any]) -> str:
 def request_key(app: APIGatewayHttpResolver) -> str | None:
     """The key of the request `app` is resolving, scoped to its caller, from which services derive
     the ids of the changes it asks for; None for a request without a (valid) key."""
-    event = app.current_event.raw_event
-    key = header_of(event)
+    key = header_of(app.current_event)
     if key is None or not _KEY.fullmatch(key):
         return None
-    return f"{scope_of(event)}\x00{key}"
+    return f"{scope_of(app.current_event.raw_event)}\x00{key}"
 
 
-class _NotStored(Exception):
-    """An answer that must not be kept as the request's outcome (a 5xx)."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        super().__init__(response.get("statusCode"))
-        self.response = response
+def kept(response: Response[Any]) -> dict[str, Any]:
+    """An answer as the idempotency record keeps it (its body as the route's validation left it:
+    JSON values)."""
+    return {
+        "status": int(response.status_code),
+        "contentType": response.content_type,
+        "headers": dict(response.headers),
+        "body": response.body,
+    }
 
 
 def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    if isinstance(response, dict):
-        return {**response, "headers": {**(response.get("headers") or {}), REPLAYED_HEADER: "true"}}
-    return response
+    return {**response, "headers": {**response["headers"], REPLAYED_HEADER: "true"}}
 
 
-def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Resolve `event` with `app`, at most once per caller and Idempotency-Key."""
-    key = header_of(event)
+def once(app: APIGatewayHttpResolver, answer: Callable[[], Response[Any]]) -> Response[Any]:
+    """The answer to the request `app` is resolving, at most once per caller and Idempotency-Key:
+    `answer()` the first time (kept unless it is a 5xx), the kept answer after."""
+    key = header_of(app.current_event)
     if key is None:
-        return app.resolve(event, context)
+        return answer()
     if not _KEY.fullmatch(key):
-        return errors.raw_answer(HTTPStatus.BAD_REQUEST, "INVALID_REQUEST", INVALID_KEY)
+        return errors.answer(InvalidRequest(INVALID_KEY))
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -127,20 +129,21 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
         raise_on_no_idempotency_key=False,
         expires_after_seconds=EXPIRES_AFTER_SECONDS,
         response_hook=_replayed,
-        lambda_context=context,
+        lambda_context=app.lambda_context,
     )
-    answered: list[dict[str, Any]] = []
+    answered: list[Response[Any]] = []
 
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="request", persistence_store=persistence_layer(), config=config, key_prefix="request"
     )
     def first_answer(request: dict[str, Any]) -> dict[str, Any]:
-        response = app.resolve(event, context)
+        response = answer()
         answered.append(response)
-        if int(response.get("statusCode", 500)) >= 500:
-            raise _NotStored(response)
-        return response
+        if int(response.status_code) >= 500:
+            raise AnswerNotKept(response)
+        return kept(response)
 
+    event = app.current_event.raw_event
     http = (event.get("requestContext") or {}).get("http") or {}
     request = {
         "scope": scope_of(event),
@@ -150,28 +153,33 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
         "body": event.get("body") or "",
     }
     try:
-        return first_answer(request=request)  # type: ignore[no-any-return]
-    except _NotStored as not_stored:
-        return not_stored.response
+        stored = first_answer(request=request)
+    except AnswerNotKept as not_kept:
+        return not_kept.response  # type: ignore[no-any-return]
     except IdempotencyValidationError:
-        return errors.raw_answer(
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-            f"{HEADER} was used with another request body or path",
-        )
+        return errors.answer(IdempotencyKeyReused(HEADER))
     except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
-        return errors.raw_answer(
-            HTTPStatus.CONFLICT,
-            "IDEMPOTENCY_IN_PROGRESS",
-            f"a request with this {HEADER} is still running; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        return errors.answer(IdempotencyInProgress(HEADER))
     except IdempotencyPersistenceLayerError:
         if answered:  # the request ran; only its record could not be kept (or let go)
             return answered[-1]
-        return errors.raw_answer(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "OUTCOME_UNKNOWN",
-            "the database did not answer in time; retry with the same key",
-            headers={"Retry-After": str(errors.RETRY_AFTER_SECONDS)},
-        )
+        return errors.answer(OutcomeUnknown("the database did not answer in time; retry with the same key"))
+    return Response(
+        status_code=stored["status"],
+        content_type=stored["contentType"],
+        headers=stored["headers"],
+        body=stored["body"],
+    )
+
+
+def middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """The resolver's middleware that answers a request with an Idempotency-Key at most once (its
+    refusals included: each is answered here, as the resolver would, to be kept)."""
+
+    def answer() -> Response[Any]:
+        try:
+            return next_middleware(app)
+        except Exception as error:
+            return errors.answer(error)
+
+    return once(app, answer)

@@ -28,22 +28,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
+
 from shop.auth.tokens import (
     LOCAL_CLIENT_ID,
     LOCAL_ISSUER,
     JwksKeys,
     StaticKeys,
-    TokenRefused,
     TokenVerifier,
     Verified,
     public_key_from_parameter,
 )
+from shop.errors import TokenRefused
 
 CACHE_SECONDS = 300
 CACHE_ENTRIES = 10_000
 BEARER = "bearer "
 
-DENY: dict[str, Any] = {"isAuthorized": False}
+DENY = APIGatewayAuthorizerResponseV2(authorize=False)
 
 
 def verifier_from(environ: Mapping[str, str]) -> TokenVerifier:
@@ -58,12 +63,11 @@ def verifier_from(environ: Mapping[str, str]) -> TokenVerifier:
 def bearer_token(event: Mapping[str, Any]) -> str | None:
     """The token of `Authorization: Bearer <token>`: from the identity source API Gateway passes,
     else from the headers (a direct invocation)."""
-    sources = event.get("identitySource")
+    request = APIGatewayAuthorizerEventV2(dict(event))
+    sources = request.get("identitySource")
     value: Any = sources[0] if isinstance(sources, list) and sources else None
-    if value is None:
-        headers = event.get("headers")
-        if isinstance(headers, Mapping):
-            value = next((v for k, v in headers.items() if str(k).lower() == "authorization"), None)
+    if value is None and isinstance(request.get("headers"), Mapping):
+        value = request.headers.get("authorization")
     if not isinstance(value, str) or value[: len(BEARER)].lower() != BEARER:
         return None
     token = value[len(BEARER) :].strip()
@@ -99,12 +103,13 @@ class Authorizer:
         """The simple response for the request, and why it was refused (None when authorized)."""
         token = bearer_token(event)
         if token is None:
-            return DENY, "no bearer token"
+            return DENY.asdict(), "no bearer token"
         try:
             verified = self.caller(token)
         except TokenRefused as error:
-            return DENY, str(error)
-        return {"isAuthorized": True, "context": {"sub": verified.sub, "admin": verified.admin}}, None
+            return DENY.asdict(), str(error)
+        allow = APIGatewayAuthorizerResponseV2(authorize=True, context={"sub": verified.sub, "admin": verified.admin})
+        return allow.asdict(), None
 
 
 def from_environment() -> Authorizer:

@@ -33,6 +33,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from shop.errors import TokenRefused
 from shop.ids import ID_PATTERN
 
 ALGORITHMS = ["RS256"]
@@ -47,10 +48,6 @@ LOCAL_KEY_ID = "shop-local-1"
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 JWKS_REFRESH_SECONDS = 60.0  # at most one fetch a minute for an unknown kid or after a failure
-
-
-class TokenRefused(Exception):
-    """The token is not one the shop trusts; the message says why (never the token)."""
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from shop import budget, clock
-from shop.errors import AlreadyApplied, BalanceLimitExceeded, ConcurrentUpdate
+from shop.errors import AlreadyApplied, BalanceChanged, BalanceLimitExceeded, ConcurrentUpdate
 from shop.repositories import dynamodb
 from shop.retry import Backoff, Sleep, retry
 from shop.settings import settings
 
 REREAD_BACKOFF = Backoff(first_seconds=0.005, cap_seconds=0.1)
 """The pauses before a charge reads a balance changed under it again (until the time budget ends)."""
-
-
-class _BalanceChanged(Exception):
-    """The balance changed between its read and the charge's write: read it again."""
 
 
 class BalanceRepository:
@@ -67,17 +63,17 @@ class BalanceRepository:
         try:
             return retry(
                 lambda: self._charge_once(user_id, amount, limit, entry),
-                retry_on=lambda error: isinstance(error, _BalanceChanged),
+                retry_on=lambda error: isinstance(error, BalanceChanged),
                 backoff=REREAD_BACKOFF,
                 sleep=self._sleep,
                 may_retry=lambda: budget.remaining() >= dynamodb.ATTEMPT_SECONDS,
             )
-        except _BalanceChanged:
+        except BalanceChanged:
             raise ConcurrentUpdate() from None
 
     def _charge_once(self, user_id: str, amount: int, limit: int, entry: Callable[[int], dict[str, Any]]) -> int:
         """One read of the balance and one transaction on condition it still holds what was read;
-        _BalanceChanged when it does not."""
+        BalanceChanged when it does not."""
         before = self.get(user_id)
         after = before + amount
         if after > limit:
@@ -101,7 +97,7 @@ class BalanceRepository:
         def refusal(reasons: list[dict[str, Any]]) -> Exception:
             if dynamodb.failed_condition(reasons[1]):
                 return AlreadyApplied(dynamodb.old_item(reasons[1]))
-            return _BalanceChanged()
+            return BalanceChanged()
 
         dynamodb.transact_write(items, refusal, client=self._client, sleep=self._sleep)
         return after

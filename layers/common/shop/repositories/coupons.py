@@ -21,23 +21,21 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from shop.errors import ConcurrentUpdate, CouponAlreadyIssued, CouponNotFound, CouponSoldOut, ShopError
+from shop.errors import (
+    ConcurrentUpdate,
+    CouponAlreadyIssued,
+    CouponNotFound,
+    OutcomeUnknown,
+    Refusal,
+    ShardSoldOut,
+    Signal,
+)
 from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, split
 from shop.repositories import dynamodb
 from shop.retry import Sleep
 from shop.settings import settings
 
 SHARD_SEPARATOR = "#"
-
-
-class ShardSoldOut(CouponSoldOut):
-    """The shard the transaction took from was empty; others may still hold coupons, unless the
-    shard was marked as belonging to a sold-out campaign (`campaign_sold_out`)."""
-
-    def __init__(self, coupon_id: str, shard: int, *, campaign_sold_out: bool = False) -> None:
-        super().__init__(coupon_id)
-        self.shard = shard
-        self.campaign_sold_out = campaign_sold_out
 
 
 def shard_key(coupon_id: str, index: int) -> str:
@@ -134,7 +132,7 @@ class CouponRepository:
         """In one transaction: take one from the shard's remaining quantity if any is left,
         and record the coupon if the user holds none of this campaign.
 
-        Raises `ShardSoldOut` (a `CouponSoldOut`) when the shard is empty, saying whether it was
+        Raises `ShardSoldOut` when the shard is empty, saying whether it was
         marked sold out (the cancellation returns the shard as it was)."""
         take_one = {
             "Update": {
@@ -154,7 +152,7 @@ class CouponRepository:
             }
         }
 
-        def refusal(reasons: list[dict[str, Any]]) -> ShopError:
+        def refusal(reasons: list[dict[str, Any]]) -> Refusal | Signal:
             campaign, issued = reasons
             if dynamodb.failed_condition(issued):
                 return CouponAlreadyIssued(coupon.coupon_id)
@@ -185,6 +183,8 @@ class CouponRepository:
         ]
         try:
             (self._client or dynamodb.client()).transact_write_items(TransactItems=marks)
+        except dynamodb.LOST_ANSWER as error:
+            raise OutcomeUnknown() from error
         except ClientError as error:
             if dynamodb.error_code(error) not in _BUSY:
                 raise

@@ -36,10 +36,29 @@ _deserializer = TypeDeserializer()
 _SINGLE_ATTEMPT = _CONFIG.merge(Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
+LOST_ANSWER = (ConnectionError, HTTPClientError)
+"""What botocore raises when a request got no answer: a connect or read timeout, a connection
+refused or reset. The request may have been applied."""
+
+
+def _outcome_unknown_on_lost_answer(exception: Exception, **_: Any) -> None:
+    """botocore's `after-call-error` hook (its last attempt failed): a call whose answer was lost
+    leaves the repositories as OutcomeUnknown, never as a botocore error."""
+    if isinstance(exception, LOST_ANSWER):
+        raise OutcomeUnknown() from exception
+
+
+def _answering_outcome_unknown(client: Any) -> Any:
+    client.meta.events.register("after-call-error.dynamodb", _outcome_unknown_on_lost_answer)
+    return client
+
+
 @cache
 def _resource(endpoint_url: str, single_attempt: bool = False) -> Any:
     config = _SINGLE_ATTEMPT if single_attempt else _CONFIG
-    return boto3.resource("dynamodb", endpoint_url=endpoint_url or None, config=config)
+    resource = boto3.resource("dynamodb", endpoint_url=endpoint_url or None, config=config)
+    _answering_outcome_unknown(resource.meta.client)
+    return resource
 
 
 def resource() -> Any:
@@ -60,13 +79,14 @@ def single_attempt_resource() -> Any:
 def client() -> Any:
     """The low-level client (DynamoDB JSON in and out) whose calls botocore never resends: for
     transactions, whose resending (same token, within the time budget) `transact_write` decides,
-    and for the idempotency records."""
+    and for the idempotency records. Its lost answers stay botocore errors (`LOST_ANSWER`): the
+    caller decides (see `transact_write`)."""
     return _client(settings().dynamodb_endpoint_url)
 
 
 @cache
 def _reading_client(endpoint_url: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG)
+    return _answering_outcome_unknown(boto3.client("dynamodb", endpoint_url=endpoint_url or None, config=_CONFIG))
 
 
 def reading_client() -> Any:
@@ -112,16 +132,6 @@ def update_item_once(table_name: str, *, sleep: Sleep = time.sleep, **update: An
         backoff=BACKOFF,
         sleep=sleep,
     )
-
-
-LOST_ANSWER = (ConnectionError, HTTPClientError)
-"""What botocore raises when a request got no answer: a connect or read timeout, a connection
-refused or reset. The request may have been applied."""
-
-
-def is_lost_answer(error: BaseException) -> bool:
-    """Whether `error` means the database did not answer (the change, if any, may be applied)."""
-    return isinstance(error, LOST_ANSWER)
 
 
 def reset_clients() -> None:

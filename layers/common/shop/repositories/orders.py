@@ -17,8 +17,8 @@ from shop.errors import (
     InsufficientBalance,
     InvalidCoupon,
     OutOfStock,
+    PriceChanged,
     ProductNotFound,
-    ShopError,
 )
 from shop.ids import sequence
 from shop.models.coupon import IssuedCoupon
@@ -32,14 +32,6 @@ from shop.repositories.ledger import LedgerRepository
 from shop.repositories.products import ProductRepository
 from shop.retry import Sleep
 from shop.settings import settings
-
-
-class PriceChanged(ShopError):
-    """A product's price changed after the order was priced: price it again."""
-
-    def __init__(self, product_id: str) -> None:
-        super().__init__(f"the price of product {product_id} changed")
-        self.product_id = product_id
 
 
 class OrderRepository:
@@ -162,5 +154,5 @@ def order_item(order: Order) -> dict[str, Any]:
 
 
 def order_from_stream_image(image: dict[str, Any]) -> Order:
-    """The order in a stream record's NewImage (DynamoDB JSON)."""
-    return Order.model_validate(dynamodb.from_attribute_values(image))
+    """The order in a stream record's NewImage, deserialized (numbers as Decimals)."""
+    return Order.model_validate(dynamodb.plain(image))

@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from shop.errors import ShopError
+from shop.errors import AlreadyCounted
 from shop.models.order import Order
 from shop.models.popular import ProductSales
 from shop.repositories import dynamodb
@@ -24,11 +24,6 @@ from shop.retry import Sleep
 from shop.settings import settings
 
 RETENTION = timedelta(days=35)
-
-
-class AlreadyCounted(ShopError):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} was already counted")
 
 
 class SalesRepository:

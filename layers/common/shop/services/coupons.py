@@ -10,12 +10,12 @@ from datetime import timedelta
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import clock
-from shop.errors import ConcurrentUpdate, CouponNotFound, CouponSoldOut
+from shop.errors import ConcurrentUpdate, CouponNotFound, CouponSoldOut, ShardSoldOut
 from shop.identity import Caller
 from shop.ids import issued_coupon_id, new_id
 from shop.models.coupon import Coupon, CouponShard, IssuedCoupon, IssuedCouponList, NewCoupon
 from shop.observability import metrics
-from shop.repositories.coupons import CouponRepository, ShardSoldOut
+from shop.repositories.coupons import CouponRepository
 from shop.retry import Sleep
 
 

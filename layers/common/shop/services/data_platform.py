@@ -9,27 +9,14 @@ import urllib.request
 from http import HTTPStatus
 from typing import Any
 
-from shop.data_platform_credential import Credential, CredentialUnavailable, credential_from
+from shop.data_platform_credential import Credential, credential_from
+from shop.errors import CredentialRefused, CredentialUnavailable, DataPlatformUnavailable
 from shop.models.order import Order
 from shop.observability import logger
 from shop.settings import settings
 
 TIMEOUT_SECONDS = 5
 """Per order: a batch of 5 waits at most 25 s, within the forwarder's 30 s."""
-
-
-class DataPlatformUnavailable(Exception):
-    """The data platform did not take the order; the delivery is retried. A signal to the
-    forwarder, not a refusal the API gives (hence not a `ShopError`)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class CredentialRefused(DataPlatformUnavailable):
-    """The data platform answered 401 or 403: it does not take the credential sent (the secret is
-    wrong, or was rotated on one side only). Retried like any failed delivery, never dropped."""
 
 
 _REFUSING_THE_CREDENTIAL = (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)

@@ -13,9 +13,11 @@ from shop.errors import (
     ConcurrentUpdate,
     InvalidCoupon,
     OrderNotFound,
+    OutcomeUnknown,
     OutOfStock,
+    PriceChanged,
     ProductNotFound,
-    ShopError,
+    Refusal,
 )
 from shop.identity import Caller
 from shop.ids import derived_id, new_id
@@ -24,7 +26,7 @@ from shop.models.order import Order, OrderItem, OrderPage, PlaceOrder
 from shop.models.product import Product
 from shop.observability import metrics
 from shop.repositories.coupons import CouponRepository
-from shop.repositories.orders import OrderRepository, PriceChanged
+from shop.repositories.orders import OrderRepository
 from shop.repositories.products import ProductRepository
 from shop.retry import Sleep
 
@@ -63,7 +65,9 @@ class OrderService:
         order_id = derived_id("order", user_id, request_key) if request_key else new_id()
         try:
             return self._place(user_id, request, order_id)
-        except ShopError:
+        except OutcomeUnknown:
+            raise
+        except Refusal:
             placed = self._orders.get(order_id) if request_key else None
             if placed is not None and placed.user_id == user_id:
                 return placed

@@ -6,10 +6,11 @@ import time
 from datetime import date, timedelta
 
 from shop import clock
+from shop.errors import AlreadyCounted
 from shop.models.order import Order
 from shop.models.popular import RANKING_SIZE, WINDOW_DAYS, PopularProduct, PopularProducts, ProductSales
 from shop.observability import logger
-from shop.repositories.sales import AlreadyCounted, SalesRepository
+from shop.repositories.sales import SalesRepository
 from shop.retry import Sleep
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shop import budget
+from shop.errors import ReconciliationIncomplete, Unsettled
 from shop.models.reconciliation import BalanceMismatch, Reconciliation, UnpaidOrder
 from shop.observability import logger, metrics
 from shop.repositories.reconciliation import LedgerLine, MoneyRecords
@@ -28,17 +29,6 @@ CONFIRM_ATTEMPTS = 3
 
 STOP_SECONDS = 5.0
 """A run stops when less than this is left of its time budget (`shop.budget`)."""
-
-
-class ReconciliationIncomplete(Exception):
-    """The run's time ran out before every record was read: nothing can be concluded. Not a
-    refusal: a signal to the scheduled function, which fails (its Errors alarm) rather than report
-    a partial count."""
-
-    def __init__(self, stage: str, read: int) -> None:
-        super().__init__(f"time ran out while reading the {stage} ({read:,} records read)")
-        self.stage = stage
-        self.read = read
 
 
 def signed(line: LedgerLine) -> int:
@@ -52,10 +42,6 @@ def signed(line: LedgerLine) -> int:
 
 def ledger_sum(lines: Iterable[LedgerLine]) -> int:
     return sum(signed(line) for line in lines)
-
-
-class _Unsettled(Exception):
-    """The user's ledger grew under every attempt to confirm their difference."""
 
 
 class ReconciliationService:
@@ -93,7 +79,7 @@ class ReconciliationService:
             _in_time("confirmations", len(mismatches) + len(unsettled))
             try:
                 mismatch = self._confirmed_mismatch(user_id)
-            except _Unsettled:
+            except Unsettled:
                 unsettled.append(user_id)
                 continue
             if mismatch is not None:
@@ -125,7 +111,7 @@ class ReconciliationService:
                 continue
             total = ledger_sum(after)
             return None if balance == total else BalanceMismatch(user_id=user_id, balance=balance, ledger_sum=total)
-        raise _Unsettled(user_id)
+        raise Unsettled(user_id)
 
     @staticmethod
     def publish(reconciliation: Reconciliation) -> None:

@@ -1,1 +1,1 @@
-"""Running the template on this machine: DynamoDB Local, tables and seed data, functions in-process."""
+"""Running the template on this machine: DynamoDB Local, tables and seed data, the HTTP API, the functions."""

@@ -1,4 +1,4 @@
-"""End-to-end tests: HTTP through the local runtime (SAM's gateway, in-process handlers) on DynamoDB Local."""
+"""End-to-end tests: HTTP through the local runtime (its gateway, a process per function instance) on DynamoDB Local."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from local_runtime import template
+from local_runtime.template import AuthorizerDefinition, RouteDefinition
 
 LOG = logging.getLogger("local_runtime.api")
 DRAIN_SECONDS = 30.0  # a stop lets the requests under way finish for this long
@@ -42,84 +43,6 @@ MAX_PATH_BYTES = 8 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INVOCATION_THREADS = 64  # requests answered at once; more wait for a thread
 _UNSAFE_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class Authorizer:
-    """A Lambda authorizer of the HTTP API (payload 2.0, simple responses)."""
-
-    name: str
-    function: str
-    identity_headers: tuple[str, ...]  # lower case
-    cache_seconds: int  # ReauthorizeEvery; 0: every request is authorized anew
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    function: str
-    authorizer: Authorizer | None
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
-
-    def match(self, segments: list[str]) -> dict[str, str] | None:
-        """The path parameters when the request path's segments match this route's, else None."""
-        own = self.path.strip("/").split("/")
-        if len(own) != len(segments):
-            return None
-        parameters = {}
-        for mine, theirs in zip(own, segments, strict=True):
-            if mine.startswith("{") and mine.endswith("}"):
-                parameters[mine[1:-1]] = theirs
-            elif mine != theirs:
-                return None
-        return parameters
-
-
-def _function_of(arn: Any) -> str:
-    """The logical id in an authorizer's `FunctionArn` (`!GetAtt F.Arn`, `!Sub "${F.Arn}:alias"`)."""
-    text = arn.get("Fn::Sub", "") if isinstance(arn, Mapping) else ""
-    found = re.search(r"\$\{(\w+)\.Arn\}", text if isinstance(text, str) else "")
-    name = found.group(1) if found else template.logical_id(arn)
-    if name is None:
-        raise ValueError(f"an authorizer's FunctionArn names no function of the template: {arn!r}")
-    return name
-
-
-def read_routes(doc: Mapping[str, Any] | None = None) -> list[Route]:
-    """Every HttpApi event of the template's functions, with the authorizer it runs."""
-    doc = doc or template.load()
-    apis = template.of_type(doc, "AWS::Serverless::HttpApi")
-    authorizers: dict[str, dict[str, Authorizer]] = {}
-    defaults: dict[str, str | None] = {}
-    for api_id, api in apis.items():
-        auth = api["Properties"].get("Auth") or {}
-        defaults[api_id] = auth.get("DefaultAuthorizer")
-        authorizers[api_id] = {}
-        for name, spec in (auth.get("Authorizers") or {}).items():
-            if "FunctionArn" not in spec:
-                continue  # a JWT authorizer: not emulated
-            identity = spec.get("Identity") or {}
-            authorizers[api_id][name] = Authorizer(
-                name=name,
-                function=_function_of(spec["FunctionArn"]),
-                identity_headers=tuple(h.lower() for h in identity.get("Headers") or ()),
-                cache_seconds=int(identity.get("ReauthorizeEvery") or 0),
-            )
-    routes = []
-    for function, resource in template.of_type(doc, "AWS::Serverless::Function").items():
-        for event in (resource["Properties"].get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            props = event["Properties"]
-            api_id = template.logical_id(props.get("ApiId")) or next(iter(apis), "")
-            name = (props.get("Auth") or {}).get("Authorizer") or defaults.get(api_id)
-            authorizer = None if name in (None, "NONE") else authorizers[api_id][name]
-            routes.append(Route(str(props["Method"]).upper(), str(props["Path"]), function, authorizer))
-    return sorted(routes, key=lambda r: (r.path, r.method))
 
 
 @dataclass
@@ -153,10 +76,26 @@ class Functions(Protocol):
     def __getitem__(self, logical_id: str) -> Function: ...
 
 
+def path_parameters(route: RouteDefinition, segments: list[str]) -> dict[str, str] | None:
+    """The path parameters when the request path's segments match the route's, else None."""
+    own = route.path.strip("/").split("/")
+    if len(own) != len(segments):
+        return None
+    parameters = {}
+    for mine, theirs in zip(own, segments, strict=True):
+        if mine.startswith("{") and mine.endswith("}"):
+            parameters[mine[1:-1]] = theirs
+        elif mine != theirs:
+            return None
+    return parameters
+
+
 class Gateway:
     """API Gateway's part of a request: route, authorize, build the event, map the answer."""
 
-    def __init__(self, functions: Functions, routes: list[Route], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, functions: Functions, routes: list[RouteDefinition], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.functions = functions
         self.routes = routes
         self.clock = clock
@@ -169,13 +108,17 @@ class Gateway:
         answer.headers.append(("apigw-requestid", request_id))
         return answer
 
-    def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    def route(self, method: str, path: str) -> tuple[RouteDefinition, dict[str, str]] | None:
         """The route `method path` is served by, with its path parameters; a literal segment is
         preferred to a parameter (`/products/popular` over `/products/{productId}`)."""
         segments = path[1:].split("/") if path.startswith("/") else []
         if not segments or "" in segments:
             return None
-        found = [(r, p) for r in self.routes if r.method in (method, "ANY") and (p := r.match(segments)) is not None]
+        found = [
+            (r, p)
+            for r in self.routes
+            if r.method in (method, "ANY") and (p := path_parameters(r, segments)) is not None
+        ]
         return max(found, key=lambda found: [not s.startswith("{") for s in found[0].path.split("/")], default=None)
 
     def _answer(self, request: Request, request_id: str) -> Answer:
@@ -203,7 +146,9 @@ class Gateway:
             LOG.error("%s answered what API Gateway cannot map: %s", route.function, error)
             return message(HTTPStatus.INTERNAL_SERVER_ERROR)
 
-    def _authorize(self, authorizer: Authorizer, request: Request, event: dict[str, Any]) -> dict[str, Any] | Answer:
+    def _authorize(
+        self, authorizer: AuthorizerDefinition, request: Request, event: dict[str, Any]
+    ) -> dict[str, Any] | Answer:
         """The authorizer's simple response, or the gateway's answer when it refuses or fails."""
         headers = dict(event["headers"])
         identity = tuple(headers.get(name, "") for name in authorizer.identity_headers)
@@ -228,7 +173,7 @@ class Gateway:
         return response if response["isAuthorized"] else message(HTTPStatus.FORBIDDEN)
 
     @staticmethod
-    def event(request: Request, route: Route, parameters: dict[str, str], request_id: str) -> dict[str, Any]:
+    def event(request: Request, route: RouteDefinition, parameters: dict[str, str], request_id: str) -> dict[str, Any]:
         """The payload 2.0 event API Gateway sends the route's function."""
         headers: dict[str, str] = {}
         for name, value in request.headers:
@@ -364,7 +309,7 @@ class LocalApi:
     def __init__(self, functions: Functions, *, host: str = "127.0.0.1", port: int = 3000) -> None:
         import waitress
 
-        routes = read_routes()
+        routes = template.http_routes()
         if not routes:
             raise ValueError("template.yaml declares no HttpApi route")
         self.gateway = Gateway(functions, routes)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local_runtime import template
-from local_runtime.api import Gateway, Request, read_routes
+from local_runtime.api import Gateway, Request
 
 NOT_FOUND = {"message": "Not Found"}
 ALLOW = {"isAuthorized": True, "context": {"sub": "u-1", "admin": False}}
@@ -64,7 +64,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def gateway(functions: Functions, clock: Clock) -> Gateway:
-    return Gateway(functions, read_routes(), clock=clock)
+    return Gateway(functions, template.http_routes(), clock=clock)
 
 
 def request(method: str, path: str, body: bytes = b"", query: str = "", **headers: str) -> Request:
@@ -81,7 +81,7 @@ def answered(gateway: Gateway, *args: Any, **headers: str) -> tuple[int, dict[st
 
 
 def test_the_routes_are_the_template_s_http_api_events() -> None:
-    routes = read_routes()
+    routes = template.http_routes()
     declared = {
         (event["Properties"]["Method"].upper(), event["Properties"]["Path"], name)
         for name, function in template.resources("AWS::Serverless::Function").items()
@@ -225,7 +225,7 @@ def test_without_reauthorize_every_each_request_is_authorized(functions: Functio
     del doc["Resources"]["ShopHttpApi"]["Properties"]["Auth"]["Authorizers"]["TokenAuthorizer"]["Identity"][
         "ReauthorizeEvery"
     ]
-    gateway = Gateway(functions, read_routes(doc))
+    gateway = Gateway(functions, template.http_routes(doc))
     for _ in range(3):
         answered(gateway, "GET", "/users/u-1/balance", Authorization="Bearer one")
     assert len(functions["AuthorizerFunction"].events) == 3

@@ -327,6 +327,8 @@ class LocalApi:
             ident="",
         )
         self.host, self.port = host, int(self.server.effective_port)
+        # waitress warns of every request that waits for one of its threads: normal under load here.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self._thread: threading.Thread | None = None
 
     @property

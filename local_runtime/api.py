@@ -42,7 +42,7 @@ DRAIN_SECONDS = 30.0  # a stop lets the requests under way finish for this long
 MAX_PATH_BYTES = 8 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INVOCATION_THREADS = 64  # requests answered at once; more wait for a thread
-_UNSAFE_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_UNSAFE_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")  # what an HTTP/1.1 header cannot carry
 
 
 @dataclass

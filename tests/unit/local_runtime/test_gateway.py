@@ -317,3 +317,10 @@ def test_a_path_over_8_kb_is_414_in_json_before_any_function(gateway: Gateway, f
     status, _, body = answered(gateway, "GET", "/products/" + "a" * 100_000)
     assert (status, body) == (414, {"message": "Request-URI Too Long"})
     assert functions.invoked() == []
+
+
+def test_a_header_http_cannot_carry_is_left_out_of_the_answer(gateway: Gateway, functions: Functions) -> None:
+    headers = {"X-Split": "a\r\nSet-Cookie: b=1", "X-Hangul": "유저", "X-Ok": "é fine"}
+    functions["ProductInquiryFunction"].answer = lambda _: (True, {"statusCode": 200, "headers": headers})
+    answer = gateway.answer(request("GET", "/products"))
+    assert [name for name, _ in answer.headers] == ["x-ok", "content-type", "apigw-requestid"]

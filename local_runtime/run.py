@@ -6,10 +6,10 @@
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
 sample data, every HTTP API route on http://127.0.0.1:PORT through the local API Gateway
-(`local_runtime.api`) with each function instance in a process of its own (at most --max-instances per function), the
-order stream flowing through the pipe and the rules to their targets (functions, and in-memory
-SQS queues read by their functions' SQS event sources, with the queues' times scaled by
---queue-time-scale; with --persist their messages are kept under .local/queues), a local data
+(`local_runtime.api`), each function instance in a process of its own (at most --max-instances
+per function), the order stream flowing through the pipe and the rules to their targets
+(functions, and in-memory SQS queues read by their functions' SQS event sources, with the queues'
+times scaled by --queue-time-scale; with --persist their messages are kept under .local/queues), a local data
 platform listing the orders it received, and the API's OpenAPI document with Swagger UI on
 http://127.0.0.1:3002/docs. Ctrl-C stops it all.
 
@@ -259,7 +259,7 @@ def running(**options: Any) -> Iterator[LocalRuntime]:
         runtime.stop()
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("local_runtime").setLevel(logging.INFO)
     for noisy in ("botocore", "boto3", "urllib3", "samcli", "waitress"):
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         help="instances (processes) per function at most; a call waits while all are busy (2 x cores, >= 8)",
     )
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    _configure_logging()
 
     def progress(message: str) -> None:
         print(f"==> {message}", flush=True)

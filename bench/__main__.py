@@ -72,6 +72,16 @@ def quiet_metrics() -> None:
     metrics.add_metric = add_metric  # type: ignore[method-assign]
 
 
+def line_counts() -> dict[str, int]:
+    """Lines of Python in the local runtime, and in the product it runs (the functions and the layer)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def lines(*folders: str) -> int:
+        return sum(len(path.read_text().splitlines()) for folder in folders for path in (root / folder).rglob("*.py"))
+
+    return {"local_runtime": lines("local_runtime"), "functions_and_layers": lines("functions", "layers")}
+
+
 def calibrate(probe: Any) -> list[str]:
     """The emulator sizes single-item writes itself: at 1,024 / 1,025 bytes it must agree with the rule."""
     from bench import itemsize
@@ -109,6 +119,9 @@ def main() -> int:
         return flash_sale_only(began)
     documented = itemsize.self_check()
     print(f"item-size rule: {len(documented)} documented sizes and units check out")
+    lines = line_counts()
+    runtime_lines, product_lines = lines["local_runtime"], lines["functions_and_layers"]
+    print(f"lines of Python: local_runtime/ {runtime_lines:,}, functions/ + layers/ {product_lines:,}")
 
     quiet_metrics()
     server = dynamodb_local.start(progress=lambda message: print(message, file=sys.stderr))
@@ -178,6 +191,7 @@ def main() -> int:
             "seconds": round(time.monotonic() - began, 1),
         },
         "self_check": {"documented": documented, "emulator_calibration": calibrated},
+        "lines": lines,
         "costs": costs,
         "popular": popular,
         "hot_coupon": hot,

@@ -1,6 +1,6 @@
 """Coupon issue through `make run`'s HTTP API beside the same write as raw boto3, on one DynamoDB Local.
 
-The HTTP side is the whole local runtime (`local_runtime.run.LocalRuntime`: SAM's gateway, one
+The HTTP side is the whole local runtime (`local_runtime.run.LocalRuntime`: its gateway, one
 process per function instance) issuing coupons of a campaign too large to sell out, each request
 for a new user: `POST /coupons/{id}/issue`. The raw side sends, from this process, the
 `TransactWriteItems` that issue makes (take one from the campaign on condition some are left, put
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 import os
 import queue
 import statistics
@@ -23,6 +22,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 CLIENTS = 16
@@ -64,9 +64,17 @@ class _Connection:
         return answer.status
 
 
+def _process_cpu_seconds() -> float:
+    """This process's CPU time (user and system, all threads), read from /proc."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _run(clients: int, seconds: float, call: Callable[[], int]) -> dict[str, Any]:
-    """`clients` threads calling `call` (which answers a status) for `seconds`."""
+    """`clients` threads calling `call` (which answers a status) for `seconds`; with the CPU time
+    this process spent meanwhile, and the share of it spent in the clients' own threads."""
     latencies: list[float] = []
+    client_cpu: list[float] = []
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
     start = threading.Barrier(clients + 1)
@@ -76,18 +84,22 @@ def _run(clients: int, seconds: float, call: Callable[[], int]) -> dict[str, Any
         mine: list[float] = []
         seen: Counter[int] = Counter()
         start.wait()
+        cpu = time.thread_time()
         while not stop.is_set():
             began = time.perf_counter()
             status = call()
             mine.append(time.perf_counter() - began)
             seen[status] += 1
+        cpu = time.thread_time() - cpu
         with lock:
             latencies.extend(mine)
             statuses.update(seen)
+            client_cpu.append(cpu)
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
     for thread in threads:
         thread.start()
+    cpu = _process_cpu_seconds()
     start.wait()
     began = time.perf_counter()
     time.sleep(seconds)
@@ -95,7 +107,14 @@ def _run(clients: int, seconds: float, call: Callable[[], int]) -> dict[str, Any
     for thread in threads:
         thread.join(timeout=60)
     elapsed = time.perf_counter() - began
-    return {"requests": len(latencies), "seconds": elapsed, "latencies": latencies, "statuses": statuses}
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "latencies": latencies,
+        "statuses": statuses,
+        "process_cpu_seconds": _process_cpu_seconds() - cpu,
+        "client_cpu_seconds": sum(client_cpu),
+    }
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -121,8 +140,6 @@ def measure(endpoint: str, max_instances: int = 0) -> dict[str, Any]:
     from botocore.config import Config
 
     from local_runtime.run import LocalRuntime
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
 
     runtime = LocalRuntime(
         api_port=0,
@@ -239,6 +256,9 @@ def measure(endpoint: str, max_instances: int = 0) -> dict[str, Any]:
 
     http, direct = _summary(http_runs), _summary(raw_runs)
     loaded = _summary([overload])
+    # The HTTP rounds' clients run in the process that runs `make run`'s runtime: its CPU less theirs.
+    runtime_cpu = sum(run["process_cpu_seconds"] - run["client_cpu_seconds"] for run in http_runs)
+    http["runtime_cpu_ms_per_request"] = round(runtime_cpu * 1000 / max(http["requests"], 1), 2)
     return {
         "clients": CLIENTS,
         "seconds_each": ROUND_SECONDS,
@@ -279,6 +299,10 @@ def report(result: dict[str, Any], table: Callable[[list[str], list[list[Any]]],
         )
     )
     print(f"   ratio HTTP / raw: {result['ratio_http_vs_raw']}")
+    print(
+        f"   CPU of the make run process (gateway, event flow; the clients excluded): "
+        f"{http['runtime_cpu_ms_per_request']} ms per HTTP request"
+    )
     print(
         f"   {overload['clients']} HTTP clients for {overload['seconds']:g} s: {overload['requests']} requests, "
         f"{overload['rate_per_second']} req/s, p99 {overload['p99_ms']} ms, "

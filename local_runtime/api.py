@@ -1,145 +1,258 @@
-"""The template's HTTP API, served by SAM CLI's own local API Gateway, each function instance a process.
+"""The template's HTTP API on this machine, answering as an AWS HTTP API (payload format 2.0).
 
-`sam local start-api` builds the routes from the template (`ApiProvider`), turns each request
-into a payload 2.0 event and maps the function's answer back (`LocalApigwService`), and runs the
-function in a Docker container (`LocalLambdaRunner`). Here the same gateway calls
-`LocalLambda.invoke` instead of a container. These are SAM CLI internals: the version is
-pinned in requirements-dev.txt and `tests/integration/test_sam_internals.py` checks them.
+`Gateway` is the API Gateway part: it matches a request to a route of the template, calls the
+route's Lambda authorizer (payload 2.0 REQUEST event, simple response, its answer cached per
+identity source for the authorizer's `ReauthorizeEvery` seconds), sends the route's function a
+payload 2.0 event, and maps the function's answer back. `LocalApi` serves it with waitress (a WSGI
+app: each request answered in a thread of waitress's pool, each function instance a process).
 
-Where SAM's emulation differs from an AWS HTTP API, `HttpApiGateway` answers as AWS does:
-- a route or method the API does not have (HEAD included): `404 {"message":"Not Found"}`
-  (SAM: 403 Missing Authentication Token, and 502 for HEAD);
-- a body that is not UTF-8 reaches the function base64-encoded, `isBase64Encoded: true` (SAM: 502);
-- each request has its own `requestContext.requestId` (the logs' correlation id; also answered as
-  the `Apigw-Requestid` header) and time (SAM computes both once, when it is imported);
+As an AWS HTTP API:
+- a path no route matches exactly, or a method the route does not have (HEAD included):
+  `404 {"message":"Not Found"}`, before any authorizer or function (`/products/`, `//orders`);
+- no identity source: `401 {"message":"Unauthorized"}`; refused: `403 {"message":"Forbidden"}`;
+- each request has its own `requestContext.requestId`, in the authorizer's event and the route's,
+  also answered as the `Apigw-Requestid` header;
+- a body that is not UTF-8 reaches the function base64-encoded (`isBase64Encoded: true`);
 - a function that fails, times out or answers what API Gateway cannot read:
   `500 {"message":"Internal Server Error"}`;
-- a request the HTTP server cannot read (a 100 KB path): its 4xx with a JSON body, not HTML.
+- a path over 8 KB: `414`, a body over 10 MB: `413`, in JSON.
 """
 
 from __future__ import annotations
 
-import io
+import base64
+import binascii
 import json
 import logging
-import sys
+import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
-
-from flask import Response, g, request
-from samcli.local.apigw import local_apigw_service
-from samcli.local.apigw.event_constructor import construct_v2_event_http
-from samcli.local.apigw.path_converter import PathConverter
-from samcli.local.apigw.route import Route
-from werkzeug.serving import WSGIRequestHandler
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from local_runtime import template
-from local_runtime.functions import LocalLambda
+from local_runtime.template import AuthorizerDefinition, RouteDefinition
 
 LOG = logging.getLogger("local_runtime.api")
-DRAIN_SECONDS = 30.0
+DRAIN_SECONDS = 30.0  # a stop lets the requests under way finish for this long
+MAX_PATH_BYTES = 8 * 1024
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+INVOCATION_THREADS = 64  # requests answered at once; more wait for a thread
+_UNSAFE_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")  # what an HTTP/1.1 header cannot carry
 
 
-class _NoTelemetry:
-    """SAM's gateway records a telemetry event per request (and sends them in batches when SAM's
-    telemetry is on). Nothing leaves this machine: the local runtime records none."""
+@dataclass
+class Request:
+    method: str
+    path: str  # percent-decoded
+    query: str
+    headers: list[tuple[str, str]]  # names in lower case, in the order sent
+    body: bytes
+    source_ip: str
 
-    @staticmethod
-    def track_event(*_: Any, **__: Any) -> None:
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def message(status: HTTPStatus, **extra: str) -> Answer:
+    """API Gateway's own answer: `{"message": <the status phrase>}` in JSON."""
+    body = json.dumps({"message": status.phrase}).encode()
+    return Answer(int(status), [("content-type", "application/json"), *extra.items()], body)
+
+
+class Function(Protocol):
+    def invoke_json(self, event: bytes) -> tuple[bool, bytes]: ...
+
+
+class Functions(Protocol):
+    def __getitem__(self, logical_id: str) -> Function: ...
+
+
+def path_parameters(route: RouteDefinition, segments: list[str]) -> dict[str, str] | None:
+    """The path parameters when the request path's segments match the route's, else None."""
+    own = route.path.strip("/").split("/")
+    if len(own) != len(segments):
         return None
+    parameters = {}
+    for mine, theirs in zip(own, segments, strict=True):
+        if mine.startswith("{") and mine.endswith("}"):
+            parameters[mine[1:-1]] = theirs
+        elif mine != theirs:
+            return None
+    return parameters
 
 
-def _json_response(status: HTTPStatus, message: str) -> Response:
-    return Response(json.dumps({"message": message}), status=int(status), mimetype="application/json")
+class Gateway:
+    """API Gateway's part of a request: route, authorize, build the event, map the answer."""
 
+    def __init__(
+        self, functions: Functions, routes: list[RouteDefinition], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.functions = functions
+        self.routes = routes
+        self.clock = clock
+        self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
 
-_SAM_FAILURE = {"message": "Internal server error"}
+    def answer(self, request: Request) -> Answer:
+        request_id = str(uuid.uuid4())
+        answer = self._answer(request, request_id)
+        answer.headers.append(("apigw-requestid", request_id))
+        return answer
 
+    def route(self, method: str, path: str) -> tuple[RouteDefinition, dict[str, str]] | None:
+        """The route `method path` is served by, with its path parameters; a literal segment is
+        preferred to a parameter (`/products/popular` over `/products/{productId}`)."""
+        segments = path[1:].split("/") if path.startswith("/") else []
+        if not segments or "" in segments:
+            return None
+        found = [
+            (r, p)
+            for r in self.routes
+            if r.method in (method, "ANY") and (p := path_parameters(r, segments)) is not None
+        ]
+        return max(found, key=lambda found: [not s.startswith("{") for s in found[0].path.split("/")], default=None)
 
-class HttpApiGateway(local_apigw_service.LocalApigwService):  # type: ignore[misc]
-    """SAM's local gateway, answering as an AWS HTTP API where SAM's emulation differs."""
-
-    def _construct_error_handling(self) -> None:
-        self._app.register_error_handler(404, self._not_found)
-        self._app.register_error_handler(405, self._not_found)
-        self._app.register_error_handler(500, self._internal_error)
-
-    @staticmethod
-    def _not_found(*_: Any) -> Response:
-        return _json_response(HTTPStatus.NOT_FOUND, "Not Found")
-
-    @staticmethod
-    def _internal_error(error: Any = None) -> Response:
-        LOG.error("the gateway failed on %s %s: %s", request.method, request.path, error)
-        return _json_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
-
-    def _generate_lambda_event(self, flask_request: Any, route: Route, method: str, endpoint: str) -> dict[str, Any]:
+    def _answer(self, request: Request, request_id: str) -> Answer:
+        if len(request.path.encode()) > MAX_PATH_BYTES:
+            return message(HTTPStatus.REQUEST_URI_TOO_LONG)
+        if len(request.body) > MAX_BODY_BYTES:
+            return message(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        matched = self.route(request.method, request.path)
+        if matched is None:
+            return message(HTTPStatus.NOT_FOUND)
+        route, parameters = matched
+        event = self.event(request, route, parameters, request_id)
+        if route.authorizer is not None:
+            authorized = self._authorize(route.authorizer, request, event)
+            if isinstance(authorized, Answer):
+                return authorized
+            event["requestContext"]["authorizer"] = {"lambda": authorized.get("context") or {}}
+        ok, payload = self.functions[route.function].invoke_json(json.dumps(event).encode())
+        if not ok:
+            LOG.error("%s failed on %s %s: %s", route.function, request.method, request.path, payload[:500])
+            return message(HTTPStatus.INTERNAL_SERVER_ERROR)
         try:
-            event: dict[str, Any] = super()._generate_lambda_event(flask_request, route, method, endpoint)
+            return self.mapped(json.loads(payload))
+        except (ValueError, TypeError, binascii.Error) as error:
+            LOG.error("%s answered what API Gateway cannot map: %s", route.function, error)
+            return message(HTTPStatus.INTERNAL_SERVER_ERROR)
+
+    def _authorize(
+        self, authorizer: AuthorizerDefinition, request: Request, event: dict[str, Any]
+    ) -> dict[str, Any] | Answer:
+        """The authorizer's simple response, or the gateway's answer when it refuses or fails."""
+        headers = dict(event["headers"])
+        identity = tuple(headers.get(name, "") for name in authorizer.identity_headers)
+        if not all(identity):
+            return message(HTTPStatus.UNAUTHORIZED)
+        key, now = (authorizer.name, identity), self.clock()
+        with self._cache_lock:
+            until, response = self._cache.get(key, (0.0, {}))
+        if now >= until:
+            auth_event = {**event, "type": "REQUEST", "routeArn": _route_arn(event), "identitySource": list(identity)}
+            ok, payload = self.functions[authorizer.function].invoke_json(json.dumps(auth_event).encode())
+            answered = json.loads(payload) if ok else None
+            if not isinstance(answered, dict) or not isinstance(answered.get("isAuthorized"), bool):
+                LOG.error("the authorizer %s failed: %s", authorizer.name, payload[:500])
+                return message(HTTPStatus.INTERNAL_SERVER_ERROR)
+            response = answered
+            if authorizer.cache_seconds:
+                with self._cache_lock:
+                    if len(self._cache) > 100_000:
+                        self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                    self._cache[key] = (now + authorizer.cache_seconds, response)
+        return response if response["isAuthorized"] else message(HTTPStatus.FORBIDDEN)
+
+    @staticmethod
+    def event(request: Request, route: RouteDefinition, parameters: dict[str, str], request_id: str) -> dict[str, Any]:
+        """The payload 2.0 event API Gateway sends the route's function."""
+        headers: dict[str, str] = {}
+        for name, value in request.headers:
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
+        query: dict[str, str] = {}
+        for name, value in parse_qsl(request.query, keep_blank_values=True):
+            query[name] = f"{query[name]},{value}" if name in query else value
+        try:
+            body, encoded = request.body.decode(), False
         except UnicodeDecodeError:
-            if route.event_type != Route.HTTP or route.payload_format_version not in (None, "2.0"):
-                raise
-            # Not UTF-8: the body goes base64-encoded, as API Gateway sends a binary body.
-            event = construct_v2_event_http(
-                flask_request=flask_request,
-                port=self.port,
-                binary_types=["*/*"],
-                stage_name=self.api.stage_name,
-                stage_variables=self.api.stage_variables,
-                route_key=self._v2_route_key(
-                    method, PathConverter.convert_path_to_api_gateway(endpoint), route.is_default_route
-                ),
-            )
-        context = event.setdefault("requestContext", {})
+            body, encoded = base64.b64encode(request.body).decode(), True
         now = time.time()
-        # One id per request: the authorizer's event and the route's event are built apart.
-        if "request_id" not in g:
-            g.request_id = str(uuid.uuid4())
-        context["requestId"] = g.request_id
-        context["timeEpoch"] = int(now * 1000)
-        context["time"] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
-        return event
+        host = headers.get("host", "localhost")
+        return {
+            "version": "2.0",
+            "routeKey": route.key,
+            "rawPath": request.path,
+            "rawQueryString": request.query,
+            **({"cookies": cookies} if cookies else {}),
+            "headers": headers,
+            "queryStringParameters": query or None,
+            "pathParameters": parameters or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "1234567890",
+                "domainName": host,
+                "domainPrefix": host.split(".")[0],
+                "http": {
+                    "method": request.method,
+                    "path": request.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": request.source_ip,
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": request_id,
+                "routeKey": route.key,
+                "stage": "$default",
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "timeEpoch": int(now * 1000),
+            },
+            "body": body if request.body else None,
+            "isBase64Encoded": encoded,
+        }
 
-    def _request_handler(self, **kwargs: Any) -> Response:
-        try:
-            self._get_current_route(request)
-        except KeyError:  # a method the path does not have (HEAD, which Flask adds to GET)
-            return self._not_found()
-        response: Response = super()._request_handler(**kwargs)
-        if response.status_code in (500, 502) and response.get_json(silent=True) == _SAM_FAILURE:
-            response = _json_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
-        if "request_id" in g:
-            response.headers["Apigw-Requestid"] = g.request_id
-        return response
+    @staticmethod
+    def mapped(result: Any) -> Answer:
+        """The HTTP answer API Gateway makes of a function's payload 2.0 result: a `statusCode`
+        with its headers, cookies and body; any other JSON value is the body of a 200."""
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return Answer(200, [("content-type", "application/json")], json.dumps(result).encode())
+        status = result["statusCode"]
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"statusCode {status!r}")
+        headers = [(str(k).lower(), str(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((str(name).lower(), str(value)) for value in values)
+        headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or ())
+        headers = [(k, v) for k, v in headers if not _UNSAFE_HEADER_VALUE.search(k + v)]
+        if not any(name == "content-type" for name, _ in headers):
+            headers.append(("content-type", "application/json"))
+        body = result.get("body") or ""
+        if not isinstance(body, str):
+            raise TypeError("body is not a string")
+        data = base64.b64decode(body, validate=True) if result.get("isBase64Encoded") else body.encode()
+        return Answer(status, headers, data)
 
 
-MAX_KEPT_BODY_BYTES = 10 * 1024 * 1024
-"""API Gateway's payload limit: a request with a larger body is served on a connection closed after it."""
-
-
-def _body_length(headers: Any) -> int | None:
-    """The length of a request's body as its headers declare it (0 for none), or None when it is
-    chunked, unreadable or larger than `MAX_KEPT_BODY_BYTES`."""
-    if headers.get("Transfer-Encoding") is not None:
-        return None
-    declared = headers.get("Content-Length")
-    if declared is None:
-        return 0
-    try:
-        length = int(declared)
-    except ValueError:
-        return None
-    return length if 0 <= length <= MAX_KEPT_BODY_BYTES else None
+def _route_arn(event: Mapping[str, Any]) -> str:
+    context = event["requestContext"]
+    method, path = event["routeKey"].split(" ", 1)
+    return f"arn:aws:execute-api:us-east-1:{context['accountId']}:{context['apiId']}/$default/{method}{path}"
 
 
 class InFlight:
-    """How many requests a server is answering, so that a stop can let them finish."""
+    """How many requests are being answered, so that a stop can let them finish."""
 
     def __init__(self) -> None:
-        self.closing = False
         self._count = 0
         self._idle = threading.Condition()
 
@@ -157,89 +270,65 @@ class InFlight:
             return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
-class _RequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler, answering a request it cannot read with a JSON body, sending
-    each answer at once (the headers and the body are two writes: with Nagle's algorithm the body
-    would wait for the client to acknowledge the headers), and keeping HTTP/1.1 connections open
-    between requests, as API Gateway does. werkzeug closes every connection, since it cannot tell
-    where a body the application left unread ends; here a body of a declared length is read whole
-    before the application runs, so the next request starts where it ends."""
+class WsgiApp:
+    """The gateway as a WSGI application (the server reads the body whole, chunked or not)."""
 
-    disable_nagle_algorithm = True
-    _keep_alive = False
-    in_flight: InFlight  # set on the class LocalApi makes for its server
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.in_flight = InFlight()
 
-    def run_wsgi(self) -> None:
-        if self.in_flight.closing:  # stopping: a request on an open connection finds it closed
-            self.close_connection = True
-            return
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         with self.in_flight:
-            self._serve()
-        if self.in_flight.closing:
-            self.close_connection = True
-
-    def _serve(self) -> None:
-        length = _body_length(self.headers)
-        if length is None or self.request_version != "HTTP/1.1" or self.close_connection:
-            super().run_wsgi()
-            return
-        connection = self.rfile
-        self.rfile = io.BytesIO(connection.read(length) if length else b"")
-        self._keep_alive = True
-        try:
-            super().run_wsgi()
-        finally:
-            self.rfile = connection
-            self._keep_alive = False
-
-    def send_header(self, keyword: str, value: str) -> None:
-        if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
-            return  # the request was read whole: the connection can carry the next one
-        super().send_header(keyword, value)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        try:
-            phrase = HTTPStatus(code).phrase
-        except ValueError:
-            phrase = message or "Error"
-        body = json.dumps({"message": phrase}).encode()
-        self.log_error("code %d, message %s", code, message or phrase)
-        self.send_response(code, message)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        if self.command != "HEAD" and code >= 200 and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
-            self.wfile.write(body)
+            # The path as sent: PATH_INFO has leading slashes merged (`//orders` would be `/orders`).
+            target = (environ.get("REQUEST_URI") or environ["PATH_INFO"]).encode("latin-1")  # WSGI: bytes as latin-1
+            headers = [(k[5:].lower().replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_")]
+            headers += [
+                (k.lower().replace("_", "-"), environ[k]) for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(k)
+            ]
+            request = Request(
+                method=environ["REQUEST_METHOD"],
+                path=unquote_to_bytes(target.split(b"?", 1)[0].split(b"#", 1)[0]).decode("utf-8", "replace"),
+                query=environ.get("QUERY_STRING", ""),
+                headers=headers,
+                body=environ["wsgi.input"].read(),
+                source_ip=environ.get("REMOTE_ADDR", ""),
+            )
+            try:
+                answer = self.gateway.answer(request)
+            except Exception:
+                LOG.exception("the gateway failed on %s %s", request.method, request.path)
+                answer = message(HTTPStatus.INTERNAL_SERVER_ERROR)
+        answer.headers.append(("content-length", str(len(answer.body))))
+        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", answer.headers)
+        return [answer.body]
 
 
 class LocalApi:
-    """The HTTP API of the template on http://host:port, in a background thread."""
+    """The HTTP API of the template on http://host:port, served by waitress in a background thread."""
 
-    def __init__(self, functions: LocalLambda, stack_list: list[Any], *, host: str = "127.0.0.1", port: int = 3000):
-        from samcli.lib.providers.api_provider import ApiProvider
-        from samcli.lib.utils.stream_writer import StreamWriter
-        from werkzeug.serving import make_server
+    def __init__(self, functions: Functions, *, host: str = "127.0.0.1", port: int = 3000) -> None:
+        import waitress
 
-        local_apigw_service.EventTracker = _NoTelemetry
-        self.api = ApiProvider(stack_list, cwd=str(template.ROOT)).api
-        if not self.api.routes:
-            raise ValueError("template.yaml declares no API route")
-        self.service = HttpApiGateway(
-            api=self.api,
-            lambda_runner=functions,
-            port=port,
+        routes = template.http_routes()
+        if not routes:
+            raise ValueError("template.yaml declares no HttpApi route")
+        self.gateway = Gateway(functions, routes)
+        self.app = WsgiApp(self.gateway)
+        self.connections: dict[int, Any] = {}  # waitress's socket map: the listener and each connection
+        self.server = waitress.create_server(
+            self.app,
+            map=self.connections,
             host=host,
-            stderr=StreamWriter(sys.stderr, auto_flush=True),
+            port=port,
+            threads=INVOCATION_THREADS,
+            connection_limit=1000,
+            channel_timeout=60,
+            asyncore_use_poll=True,  # a socket closed by `stop` is skipped, not an error
+            ident="",
         )
-        self.service.create()
-        # The server `sam local start-api` runs (werkzeug, a thread per request), made here so that
-        # it can run in a thread and be shut down.
-        self.in_flight = InFlight()
-        handler = type("RequestHandler", (_RequestHandler,), {"in_flight": self.in_flight})
-        self.server = make_server(host, port, self.service._app, threaded=True, request_handler=handler)
-        self.host, self.port = host, int(self.server.server_port)
+        self.host, self.port = host, int(self.server.effective_port)
+        # waitress warns of every request that waits for one of its threads: normal under load here.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self._thread: threading.Thread | None = None
 
     @property
@@ -248,21 +337,24 @@ class LocalApi:
 
     def routes(self) -> list[tuple[str, str, str]]:
         """(method, path, function) of every route, sorted by path."""
-        return sorted(
-            ((method, route.path, route.function_name) for route in self.api.routes for method in route.methods),
-            key=lambda r: (r[1], r[0]),
-        )
+        return [(route.method, route.path, route.function) for route in self.gateway.routes]
 
     def start(self) -> LocalApi:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="local-api")
+        self._thread = threading.Thread(target=self.server.run, daemon=True, name="local-api")
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Take no new connection, let the requests under way finish (within `DRAIN_SECONDS`, so that
-        the functions are not stopped under them), then close."""
-        self.in_flight.closing = True
-        self.server.shutdown()
-        if not self.in_flight.wait_idle(DRAIN_SECONDS):
+        the functions are not stopped under them), then close every connection."""
+        from waitress import wasyncore
+
+        self.server.del_channel()  # stop listening
+        self.server.socket.close()
+        if not self.app.in_flight.wait_idle(DRAIN_SECONDS):
             LOG.warning("requests still under way after %ss; stopping anyway", DRAIN_SECONDS)
-        self.server.server_close()
+        self.server.task_dispatcher.shutdown(timeout=1)
+        wasyncore.close_all(self.connections)
+        self.server.close()
+        if self._thread is not None:
+            self._thread.join(5)

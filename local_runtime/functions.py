@@ -340,9 +340,8 @@ def stacks(parameter_overrides: Mapping[str, str], region: str = REGION) -> list
 
 
 class LocalLambda:
-    """Every function of the template, each instance in its own process. Its `invoke` is the
-    interface SAM CLI's local API Gateway calls on its Lambda runner (the Docker one in `sam local
-    start-api`); `functions[name](event)` is the one the event sources use."""
+    """Every function of the template, each instance in its own process: `functions[name]` is one
+    function (the gateway calls its `invoke_json`, the event sources call it with an event)."""
 
     def __init__(
         self,
@@ -405,31 +404,3 @@ class LocalLambda:
             with function._available:
                 total.update(function.calls)
         return total
-
-    # ---- the runner interface of samcli.commands.local.lib.local_lambda.LocalLambdaRunner
-    def is_debugging(self) -> bool:
-        return False
-
-    def invoke(
-        self,
-        function_identifier: str,
-        event: str,
-        tenant_id: str | None = None,
-        stdout: Any = None,
-        stderr: Any = None,
-        **_: Any,
-    ) -> None:
-        """Invoke a function with a JSON event; write its JSON result (or Lambda's error document,
-        which SAM's gateway answers with a 500 as API Gateway does) to `stdout`."""
-        from samcli.local.lambdafn.exceptions import FunctionNotFound
-
-        function = self.functions.get(function_identifier)
-        if function is None:
-            raise FunctionNotFound(f"Unable to find a Function with name '{function_identifier}'")
-        output = function.invoke_json(event.encode())[1]
-        if stdout is not None:
-            stdout.write_str(output.decode())
-            stdout.flush()
-
-
-InProcessLambda = LocalLambda  # the name the event flow (local_runtime.events) knows it by

@@ -5,11 +5,11 @@
                                 [--max-instances 8]
 
 DynamoDB Local (in memory, or with --persist under .local/dynamodb), the template's tables and
-sample data, every HTTP API route on http://127.0.0.1:PORT through SAM CLI's local API Gateway
-with each function instance in a process of its own (at most --max-instances per function), the
-order stream flowing through the pipe and the rules to their targets (functions, and in-memory
-SQS queues read by their functions' SQS event sources, with the queues' times scaled by
---queue-time-scale; with --persist their messages are kept under .local/queues), a local data
+sample data, every HTTP API route on http://127.0.0.1:PORT through the local API Gateway
+(`local_runtime.api`), each function instance in a process of its own (at most --max-instances
+per function), the order stream flowing through the pipe and the rules to their targets
+(functions, and in-memory SQS queues read by their functions' SQS event sources, with the queues'
+times scaled by --queue-time-scale; with --persist their messages are kept under .local/queues), a local data
 platform listing the orders it received, and the API's OpenAPI document with Swagger UI on
 http://127.0.0.1:3002/docs. Ctrl-C stops it all.
 
@@ -197,8 +197,8 @@ class LocalRuntime:
 
         from local_runtime.api import LocalApi
 
-        self.progress("starting SAM's local API Gateway ...")
-        self.api = LocalApi(self.functions, stack_list, host=HOST, port=self.api_port).start()
+        self.progress("starting the HTTP API ...")
+        self.api = LocalApi(self.functions, host=HOST, port=self.api_port).start()
         self._stops.append(self.api.stop)
 
         if self.docs_port is not None:
@@ -259,11 +259,10 @@ def running(**options: Any) -> Iterator[LocalRuntime]:
         runtime.stop()
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("local_runtime").setLevel(logging.INFO)
-    logging.getLogger("werkzeug").setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
-    for noisy in ("botocore", "boto3", "urllib3", "samcli"):
+    for noisy in ("botocore", "boto3", "urllib3", "samcli", "waitress"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -292,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         help="instances (processes) per function at most; a call waits while all are busy (2 x cores, >= 8)",
     )
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    _configure_logging()
 
     def progress(message: str) -> None:
         print(f"==> {message}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -296,3 +297,75 @@ def sqs_event_source_definitions(doc: Mapping[str, Any] | None = None) -> list[S
                 )
             )
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The HTTP API: its routes and Lambda authorizers, as the local gateway (`api`) serves them.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthorizerDefinition:
+    """A Lambda authorizer of an HTTP API (payload 2.0, simple responses)."""
+
+    name: str
+    function: str
+    identity_headers: tuple[str, ...]  # lower case
+    cache_seconds: int  # ReauthorizeEvery; 0: every request is authorized anew
+
+
+@dataclass(frozen=True)
+class RouteDefinition:
+    """An HttpApi event of a function: `METHOD /path/{parameter}`, and the authorizer it runs."""
+
+    method: str
+    path: str
+    function: str
+    authorizer: AuthorizerDefinition | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _authorizer_function(arn: Any) -> str:
+    """The logical id in an authorizer's `FunctionArn` (`!GetAtt F.Arn`, `!Sub "${F.Arn}:alias"`)."""
+    text = arn.get("Fn::Sub", "") if isinstance(arn, Mapping) else ""
+    found = re.search(r"\$\{(\w+)\.Arn\}", text if isinstance(text, str) else "")
+    name = found.group(1) if found else logical_id(arn)
+    if name is None:
+        raise ValueError(f"an authorizer's FunctionArn names no function of the template: {arn!r}")
+    return name
+
+
+def http_routes(doc: Mapping[str, Any] | None = None) -> list[RouteDefinition]:
+    """Every HttpApi event of the template's functions, with the authorizer it runs."""
+    doc = doc or load()
+    apis = of_type(doc, "AWS::Serverless::HttpApi")
+    authorizers: dict[str, dict[str, AuthorizerDefinition]] = {}
+    defaults: dict[str, str | None] = {}
+    for api_id, api in apis.items():
+        auth = api["Properties"].get("Auth") or {}
+        defaults[api_id] = auth.get("DefaultAuthorizer")
+        authorizers[api_id] = {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            if "FunctionArn" not in spec:
+                continue  # a JWT authorizer: not emulated
+            identity = spec.get("Identity") or {}
+            authorizers[api_id][name] = AuthorizerDefinition(
+                name=name,
+                function=_authorizer_function(spec["FunctionArn"]),
+                identity_headers=tuple(h.lower() for h in identity.get("Headers") or ()),
+                cache_seconds=int(identity.get("ReauthorizeEvery") or 0),
+            )
+    routes = []
+    for function, resource in of_type(doc, "AWS::Serverless::Function").items():
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            props = event["Properties"]
+            api_id = logical_id(props.get("ApiId")) or next(iter(apis), "")
+            name = (props.get("Auth") or {}).get("Authorizer") or defaults.get(api_id)
+            authorizer = None if name in (None, "NONE") else authorizers[api_id][name]
+            routes.append(RouteDefinition(str(props["Method"]).upper(), str(props["Path"]), function, authorizer))
+    return sorted(routes, key=lambda r: (r.path, r.method))

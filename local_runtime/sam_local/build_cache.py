@@ -46,9 +46,9 @@ BUILD_STAMP = WORK_DIR / "build.stamp"
 def sources_digest() -> str:
     """A digest of everything `sam build` reads: the template, samconfig.toml, every file under
     functions/ and layers/ (bytecode aside) and SAM CLI's version."""
-    import samcli
+    from importlib.metadata import version
 
-    digest = hashlib.sha256(f"samcli {samcli.__version__}\n".encode())
+    digest = hashlib.sha256(f"samcli {version('aws-sam-cli')}\n".encode())
     for name in BUILD_INPUTS:
         path = ROOT / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]

@@ -397,10 +397,11 @@ class LocalLambda:
         for function in self.functions.values():
             function.stop()
 
-    def calls(self) -> Counter[str]:
-        """The AWS API calls every invocation so far made, by `service.Operation outcome`."""
+    def calls(self, *logical_ids: str) -> Counter[str]:
+        """The AWS API calls every invocation so far made, by `service.Operation outcome`: of the
+        functions named, or of all of them."""
         total: Counter[str] = Counter()
-        for function in self.functions.values():
+        for function in (self.functions[name] for name in logical_ids) if logical_ids else self.functions.values():
             with function._available:
                 total.update(function.calls)
         return total

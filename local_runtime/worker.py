@@ -14,7 +14,8 @@ logs). Each message is a frame: a 4-byte big-endian length, then that many bytes
   (JSON) or Lambda's error document.
 
 `calls` counts the AWS API calls the invocation made by `service.Operation outcome` (`OK`, the error
-code, and for a cancelled transaction each cancellation reason), as a trace would show them.
+code, and for a cancelled transaction each cancellation reason; for a call that got no answer, the
+exception's name, e.g. `ReadTimeoutError`), as a trace would show them.
 
 Every line the function writes to stdout or stderr reaches the parent whole, prefixed with the
 function's name and the request id being served (`[CouponIssueFunction 1a2b3c4d] ...`).
@@ -158,6 +159,7 @@ class _CallTrace:
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("after-call", self._after_call)
+        boto3.DEFAULT_SESSION.events.register("after-call-error", self._after_call_error)
 
     def _after_call(self, http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any) -> None:
         if model is None or not isinstance(parsed, dict):
@@ -170,6 +172,12 @@ class _CallTrace:
         self.calls[f"{name} {error}"] += 1
         for code in {reason.get("Code") for reason in parsed.get("CancellationReasons", [])} - {None, "None"}:
             self.calls[f"{name} {error}:{code}"] += 1
+
+    def _after_call_error(self, event_name: str = "", exception: BaseException | None = None, **_: Any) -> None:
+        """A call that got no answer (a timeout, a connection lost): `after-call-error.<service>.<Operation>`."""
+        call = event_name.partition(".")[2]
+        if call and exception is not None:
+            self.calls[f"{call} {type(exception).__name__}"] += 1
 
     def take(self) -> dict[str, int]:
         calls, self.calls = dict(self.calls), Counter()

@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,9 @@ import requests
 from local_runtime import dynamodb_local
 from local_runtime.ledger_check import check
 from local_runtime.run import LocalRuntime
-from tests.e2e.conftest import fresh_id
+from tests.e2e.conftest import Client, fresh_id, race
 from tests.support.auth import bearer
+from tests.support.runtime import TransactionOutcomes
 
 CLIENT_TIMEOUT_SECONDS = 1.0
 SHORT_STALL_SECONDS = 2.5  # within the function's time budget: its transaction is resent and lands
@@ -41,6 +43,7 @@ class Faulty:
     url: str
     database: dynamodb_local.DynamoDBLocal
     client: Any
+    functions: Any  # the runtime's LocalLambda, whose instances report their AWS calls
     _stalls: list[threading.Thread] = field(default_factory=list)
 
     def stall(self, seconds: float, after: float = 0.0) -> threading.Thread:
@@ -112,7 +115,7 @@ def faulty() -> Iterator[Faulty]:
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
-        faulty = Faulty(runtime.url, database, client)
+        faulty = Faulty(runtime.url, database, client, runtime.functions)
         try:
             yield faulty
         finally:
@@ -284,3 +287,53 @@ def test_an_order_without_a_key_through_a_long_stall_is_never_a_500_and_the_orde
     assert faulty.balance(user) == 100_000 - paid
     assert faulty.entries(user) == sorted([("CHARGE", 100_000), ("PAYMENT", paid)])
     assert faulty.stock("p-mouse") == stock - 1
+
+
+RACE_STALL_SECONDS = 5.0  # past botocore's 3 s read timeout: every transaction in flight is resent with its token
+
+
+def test_a_stock_race_through_a_stall_sells_the_stock_once(faulty: Faulty) -> None:
+    """60 buyers for 10 in stock; once 3 are sold, and again once 6 are, the database stops
+    answering for 5 s: transactions in flight lose their answers and are sent again with their
+    tokens. Every unit is sold at most once
+    and paid once, and every 201 names an order stored for its own buyer."""
+    api = Client(faulty.url)
+    product = api.as_user("e2e-admin", admin=True).ok(
+        "POST", "/products", {"name": "Stalled", "price": 1000, "stock": 10}
+    )
+    buyers = [fresh_id("buyer") for _ in range(60)]
+    funded, _ = race([lambda b=b: api.as_user(b).post(f"/users/{b}/balance/charge", {"amount": 1000}) for b in buyers])
+    assert funded == Counter({"200": 60})
+    line = {"productId": product["productId"], "quantity": 1}
+
+    def stall_as_units_sell() -> None:  # then transactions are in flight
+        deadline = time.monotonic() + GIVE_UP_AFTER_SECONDS
+        for sold in (3, 6):
+            while faulty.stock(product["productId"]) > 10 - sold and time.monotonic() < deadline:
+                time.sleep(0.01)
+            faulty.stall(RACE_STALL_SECONDS).join()
+
+    placements = TransactionOutcomes(faulty.functions).of("OrderPlacementFunction")
+    stall = threading.Thread(target=stall_as_units_sell)
+    stall.start()
+    codes, answers = race(
+        [lambda b=b: api.as_user(b).post("/orders", {"userId": b, "items": [line]}) for b in buyers], clients=60
+    )
+    stall.join(timeout=60)
+    faulty.resume_all()
+
+    waited = sorted(round(answer.answered_at - answer.sent_at, 1) for answer in answers)
+    print(f"stock race through a stall: {dict(codes)}; order transactions: {dict(placements)}; seconds: {waited}")
+    assert placements["ReadTimeoutError"] > 0, "no transaction lost its answer"
+    assert set(codes) <= {"201", "409 OUT_OF_STOCK", "503 OUTCOME_UNKNOWN"}, codes
+    orders = [
+        item
+        for item in faulty.client.scan(TableName="OrdersTable", ConsistentRead=True)["Items"]
+        if any(i["M"]["productId"]["S"] == product["productId"] for i in item["items"]["L"])
+    ]
+    stored = {item["orderId"]["S"]: item["userId"]["S"] for item in orders}
+    answered = {n: answer.body["orderId"] for n, answer in enumerate(answers) if answer.status == 201}
+    assert faulty.stock(product["productId"]) == 10 - len(stored) >= 0
+    assert len(answered) == len(set(answered.values())), "one order answered twice"
+    assert all(stored.get(order_id) == buyers[n] for n, order_id in answered.items()), (answered, stored)
+    assert sorted(faulty.balance(b) for b in buyers) == sorted(0 if b in stored.values() else 1000 for b in buyers)

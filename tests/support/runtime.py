@@ -7,7 +7,8 @@ Use them from a conftest with `from tests.support.runtime import *  # noqa: F403
 - `api_url`, `data_platform_url`: the base URLs of the API and of the local data platform;
 - `dynamodb_client`: a low-level DynamoDB client on DynamoDB Local, to read back the final state;
 - `transaction_outcomes`: the functions' TransactWriteItems outcomes during a test (commits and
-  cancellations by reason), as the function instances report their AWS calls.
+  cancellations by reason), as the function instances report their AWS calls; `.of(function)`
+  for one function's alone.
 """
 
 from __future__ import annotations
@@ -40,18 +41,27 @@ MAX_RECEIVE_COUNT = 5
 class TransactionOutcomes(Mapping[str, int]):
     """The TransactWriteItems the functions made since `clear()`, by outcome (`Committed`,
     `Cancelled:<reason>` for each reason of a cancelled one, or the error code), counted from the
-    calls each invocation's instance reports."""
+    calls each invocation's instance reports.
+
+    All functions' transactions count, those the events of a test start too (each paid order's
+    sales count is one): `of(function)` counts one function's alone."""
 
     _CALL = "dynamodb.TransactWriteItems"
 
-    def __init__(self, functions: Any) -> None:
+    def __init__(self, functions: Any, *logical_ids: str, since: dict[str, Counter[str]] | None = None) -> None:
         self._functions = functions
-        self._since: Counter[str] = Counter()
-        self.clear()
+        self._logical_ids = logical_ids
+        self._since: dict[str, Counter[str]] = {} if since is None else since
+        if since is None:
+            self.clear()
 
-    def _total(self) -> Counter[str]:
+    def of(self, logical_id: str) -> TransactionOutcomes:
+        """The outcomes of `logical_id`'s transactions alone, since the same `clear()` as these."""
+        return TransactionOutcomes(self._functions, logical_id, since=self._since)
+
+    def _total(self, *logical_ids: str) -> Counter[str]:
         outcomes: Counter[str] = Counter()
-        for call, count in self._functions.calls().items():
+        for call, count in self._functions.calls(*logical_ids).items():
             name, _, outcome = call.partition(" ")
             if name != self._CALL or outcome == "TransactionCanceledException":
                 continue
@@ -64,10 +74,15 @@ class TransactionOutcomes(Mapping[str, int]):
         return outcomes
 
     def clear(self) -> None:
-        self._since = self._total()
+        """Count from now on (in every `of` view too)."""
+        self._since.clear()
+        self._since.update((name, self._total(name)) for name in self._functions.functions)
 
     def _counts(self) -> Counter[str]:
-        return self._total() - self._since
+        counts: Counter[str] = Counter()
+        for name in self._logical_ids or self._functions.functions:
+            counts.update(self._total(name) - self._since.get(name, Counter()))
+        return counts
 
     def __getitem__(self, outcome: str) -> int:
         return self._counts()[outcome]

@@ -210,7 +210,14 @@ def entry_point(
     request with an Idempotency-Key at most once per caller and key (`shop.api.idempotency`, its
     second middleware)."""
     admission = Admission(access)
-    app.use(middlewares=[admission.middleware, *([idempotency.middleware] if idempotent else [])])
+
+    def admit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        # A function, not the bound method: the resolver inspects a middleware's signature (type
+        # hints, dependencies) once and keeps the result on the callable, which a bound method
+        # cannot hold, so `admission.middleware` itself was inspected again on every request.
+        return admission.middleware(app, next_middleware)
+
+    app.use(middlewares=[admit, *([idempotency.middleware] if idempotent else [])])
 
     def answer(error: Exception) -> Response[Any]:
         refused = admission.refusal(app.current_event)

@@ -29,6 +29,7 @@ from shop.errors import (
     PriceChanged,
     ProductNotFound,
     Refusal,
+    ShardSoldOut,
 )
 from shop.identity import Caller
 from shop.ids import issued_coupon_id
@@ -214,8 +215,10 @@ def test_the_issue_transaction_names_what_failed(local_db: Any) -> None:
     repository.issue(issued("one", "u"))
     with pytest.raises(CouponAlreadyIssued):
         repository.issue(issued("one", "u"))
-    with pytest.raises(CouponSoldOut):
+    with pytest.raises(ShardSoldOut):  # the shard's signal: the service answers COUPON_SOLD_OUT
         repository.issue(issued("one", "v"))
+    with pytest.raises(CouponSoldOut):
+        CouponService().issue(Caller("v"), "one", "v")
 
 
 def one_unit(user_id: str, product_id: str, issued_coupon_id: str | None = None) -> PlaceOrder:

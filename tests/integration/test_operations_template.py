@@ -58,6 +58,39 @@ def function_of(stack: Stack, reference: Any) -> str | None:
     return target
 
 
+# Properties that name a resource once per account and region: two stages' stacks side by side
+# (dev and prod in one account) must not ask for the same name.
+ACCOUNT_WIDE_NAMES = {
+    "AWS::Scheduler::Schedule": "Name",
+    "AWS::Events::Rule": "Name",
+    "AWS::Events::EventBus": "Name",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::Pipes::Pipe": "Name",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Lambda::Function": "FunctionName",
+}
+
+
+def test_every_name_given_to_a_resource_is_the_stacks_own(stack: Stack) -> None:
+    """A name given must come from the stack's name or a generated resource's, never a constant."""
+    fixed = {
+        resource: name
+        for kind, prop in ACCOUNT_WIDE_NAMES.items()
+        for resource in stack.of_type(kind)
+        if isinstance(name := stack.properties(resource).get(prop), str)
+    }
+    assert not fixed, f"named alike in every stage's stack: {fixed}"
+    schedule = stack.properties("LedgerReconciliationFunctionDaily")["Name"]
+    assert "${AWS::StackName}" in json.dumps(schedule)
+
+
 # ---------------------------------------------------------------------------------------- stages
 
 

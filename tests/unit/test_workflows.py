@@ -5,6 +5,7 @@ this repository's main branch and prod environment can assume."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_only_the_deploying_jobs_can_ask_for_an_oidc_token() -> None:
 
 def test_aws_credentials_come_from_the_role_not_from_keys() -> None:
     for workflow, name, job in _jobs():
-        text = yaml.safe_dump(job)
+        text = json.dumps(job)  # whatever mapping type the YAML loader made
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, (workflow, name)
         for step in job.get("steps", []):
             if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):

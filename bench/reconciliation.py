@@ -13,6 +13,7 @@ once more with one planted difference: what confirming a finding costs.
 
 from __future__ import annotations
 
+import contextvars
 import time
 from datetime import timedelta
 from typing import Any
@@ -70,6 +71,13 @@ def populate(client: Any, users: int, prefix: str) -> dict[str, int]:
     return {"users": users, "entries": len(entries), "orders": len(orders)}
 
 
+def outside_an_invocation(run: Any) -> Any:
+    """`run()` with no invocation's time budget: the earlier sections call handlers in this
+    process, and the budget the last one started (its test context's few seconds) would still
+    hold in this thread's context."""
+    return contextvars.Context().run(run)
+
+
 def measure(meter: Any, probe: Any, truncate: Any) -> dict[str, Any]:
     """The reconciliation's RCU per run and per user, for each of USERS, and with one finding."""
     from shop.repositories.reconciliation import MoneyRecords
@@ -82,7 +90,7 @@ def measure(meter: Any, probe: Any, truncate: Any) -> dict[str, Any]:
         populate(probe, users, "r")
         with meter.measure() as tally:
             started = time.perf_counter()
-            found = service.run()
+            found = outside_an_invocation(service.run)
             seconds = time.perf_counter() - started
         assert found.holds and found.users == users, found.differences[:5]
         rows.append(
@@ -104,7 +112,7 @@ def measure(meter: Any, probe: Any, truncate: Any) -> dict[str, Any]:
         ExpressionAttributeValues={":one": {"N": "1"}},
     )
     with meter.measure() as tally:
-        found = service.run()
+        found = outside_an_invocation(service.run)
     assert found.findings == 1, found.differences
     clean = rows[-1]
     return {

@@ -5,35 +5,13 @@ functions whose code is swapped for stubs run in their own worker processes."""
 
 from __future__ import annotations
 
-import dataclasses
-import textwrap
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local_runtime import template
-from local_runtime.functions import FunctionError, LocalFunction, LocalLambda, stacks
-from local_runtime.issuer import public_key_parameter
-
-PARAMETERS = {
-    "DynamoDbEndpointUrl": "http://127.0.0.1:1",
-    "DataPlatformUrl": "http://127.0.0.1:2/orders",
-    "LocalTokenPublicKey": public_key_parameter(),
-}
-
-
-@pytest.fixture(scope="module")
-def stack_list() -> list[Any]:
-    return stacks(PARAMETERS)
-
-
-@pytest.fixture(scope="module")
-def functions(stack_list: list[Any]) -> Iterator[LocalLambda]:
-    functions = LocalLambda(stack_list)
-    yield functions
-    functions.stop()
+from local_runtime.functions import FunctionError, LocalLambda
+from tests.support.placeholder_endpoints import PARAMETERS
 
 
 def test_every_function_gets_the_environment_the_template_gives_it(functions: LocalLambda) -> None:
@@ -63,26 +41,6 @@ def test_start_warms_one_instance_of_every_function(stack_list: list[Any]) -> No
     finally:
         functions.stop()
     assert all(function.instances == 0 for function in functions.functions.values())
-
-
-@pytest.fixture
-def stub(functions: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    """`stub(name, source)`: the function `name` runs `source` (an app.py defining `handler`) instead
-    of its own code, in its own worker processes, with its own environment."""
-    stubbed: list[LocalFunction] = []
-
-    def make(name: str, source: str, **changes: Any) -> LocalFunction:
-        code = tmp_path / name
-        code.mkdir()
-        (code / "app.py").write_text(textwrap.dedent(source))
-        function = dataclasses.replace(functions[name], code_dir=code, handler="app.handler", **changes)
-        monkeypatch.setitem(functions.functions, name, function)
-        stubbed.append(function)
-        return function
-
-    yield make
-    for function in stubbed:
-        function.stop()
 
 
 def test_each_function_sees_its_own_environment(functions: LocalLambda, stub: Any) -> None:

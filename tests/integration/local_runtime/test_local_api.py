@@ -5,15 +5,12 @@ them, a quiet log for what is normal, and a stop that lets requests under way fi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import socket
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +18,9 @@ import requests
 
 from local_runtime import template
 from local_runtime.api import LocalApi
-from local_runtime.functions import LocalFunction, LocalLambda, stacks
-from local_runtime.issuer import public_key_parameter
+from local_runtime.functions import LocalLambda
 from tests.support.auth import bearer
 
-PARAMETERS = {
-    "DynamoDbEndpointUrl": "http://127.0.0.1:1",
-    "DataPlatformUrl": "http://127.0.0.1:2/orders",
-    "LocalTokenPublicKey": public_key_parameter(),
-}
 ECHO = """
     import json
     import time
@@ -43,32 +34,6 @@ ECHO = """
         }
         return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": json.dumps(seen)}
     """
-
-
-@pytest.fixture(scope="module")
-def functions() -> Iterator[LocalLambda]:
-    functions = LocalLambda(stacks(PARAMETERS))
-    yield functions
-    functions.stop()
-
-
-@pytest.fixture
-def stub(functions: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    """`stub(name, source)`: the function `name` runs `source` (an app.py defining `handler`)."""
-    stubbed: list[LocalFunction] = []
-
-    def make(name: str, source: str, **changes: Any) -> LocalFunction:
-        code = tmp_path / name
-        code.mkdir()
-        (code / "app.py").write_text(textwrap.dedent(source))
-        function = dataclasses.replace(functions[name], code_dir=code, handler="app.handler", **changes)
-        monkeypatch.setitem(functions.functions, name, function)
-        stubbed.append(function)
-        return function
-
-    yield make
-    for function in stubbed:
-        function.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The GitHub Actions workflows and the deploy role they assume, read as files: every action pinned
 by commit, permissions declared per job and OIDC tokens only where AWS is reached, prod deployed
-only after dev and an approval, pull requests running what a newcomer runs, and a role that only
-this repository's main branch and prod environment can assume."""
+only after dev passed the remote suite and an approval, pull requests running what a newcomer runs,
+a deploy role that only this repository's main branch and prod environment can assume, and a
+remote-suite role that can only make test users in dev's pool."""
 
 from __future__ import annotations
 
@@ -47,6 +48,15 @@ def _deploy_jobs(stage: str) -> dict[str, dict[str, Any]]:
     return {name: job for _, name, job in _jobs() if re.search(rf"sam deploy --config-env {stage}\b", _runs(job))}
 
 
+def _remote_suite_jobs() -> dict[str, dict[str, Any]]:
+    return {name: job for _, name, job in _jobs() if "make e2e-remote" in _runs(job)}
+
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
 def test_there_are_workflows() -> None:
     assert {path.name for path in WORKFLOWS} >= {"pull-request.yml", "deploy.yml"}
 
@@ -78,11 +88,12 @@ def test_every_job_declares_its_permissions_and_workflows_grant_none() -> None:
         assert job["permissions"].get("contents") in (None, "read"), (workflow, name)
 
 
-def test_only_the_deploying_jobs_can_ask_for_an_oidc_token() -> None:
+def test_only_the_jobs_reaching_aws_can_ask_for_an_oidc_token() -> None:
     deploying = set(_deploy_jobs("dev")) | set(_deploy_jobs("prod"))
     with_token = {name for _, name, job in _jobs() if job["permissions"].get("id-token") == "write"}
     assert deploying == {"deploy-dev", "deploy-prod"}
-    assert with_token == deploying
+    assert set(_remote_suite_jobs()) == {"remote-suite-dev"}
+    assert with_token == deploying | {"remote-suite-dev"}
 
 
 def test_aws_credentials_come_from_the_role_not_from_keys() -> None:
@@ -91,19 +102,31 @@ def test_aws_credentials_come_from_the_role_not_from_keys() -> None:
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, (workflow, name)
         for step in job.get("steps", []):
             if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
-                assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+                role = "AWS_REMOTE_SUITE_ROLE_ARN" if name in _remote_suite_jobs() else "AWS_DEPLOY_ROLE_ARN"
+                assert step["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}", (workflow, name)
                 assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
                 assert job["permissions"].get("id-token") == "write", (workflow, name)
 
 
-def test_prod_is_deployed_after_dev_and_an_approval() -> None:
+def test_prod_is_deployed_after_the_remote_suite_passed_on_dev_and_an_approval() -> None:
     (dev_name,) = _deploy_jobs("dev")
+    ((suite_name, suite),) = _remote_suite_jobs().items()
     (prod,) = _deploy_jobs("prod").values()
     environment = prod.get("environment")
     assert (environment.get("name") if isinstance(environment, dict) else environment) == "prod"
-    needs = prod.get("needs", [])
-    assert dev_name in ([needs] if isinstance(needs, str) else needs)
-    assert "environment" not in _deploy_jobs("dev")[dev_name]  # its token's sub is ref:refs/heads/main
+    assert suite_name in _needs(prod)
+    assert _needs(suite) == [dev_name]
+    for job in (_deploy_jobs("dev")[dev_name], suite):
+        assert "environment" not in job  # its token's sub is ref:refs/heads/main
+
+
+def test_the_remote_suite_runs_against_the_url_dev_was_deployed_at() -> None:
+    (suite,) = _remote_suite_jobs().values()
+    (step,) = [step for step in suite["steps"] if "make e2e-remote" in str(step.get("run", ""))]
+    assert re.fullmatch(r'make e2e-remote STAGE=dev API_URL="\$API_URL"', step["run"].strip())
+    (dev_name,) = _deploy_jobs("dev")
+    assert step["env"]["API_URL"] == f"${{{{ needs.{dev_name}.outputs.api-url }}}}"
+    assert _deploy_jobs("dev")[dev_name]["outputs"]["api-url"].startswith("${{ steps.")
 
 
 def test_two_deploys_of_a_stage_never_overlap() -> None:
@@ -179,3 +202,45 @@ def test_the_deploy_role_passes_only_the_stacks_roles(oidc_template: dict[str, A
             assert statement["Condition"] == {
                 "ForAnyValue:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}
             }, statement["Sid"]
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_the_remote_suite_role_trusts_only_main_and_makes_test_users_in_devs_pool_alone(
+    oidc_template: dict[str, Any],
+) -> None:
+    role = oidc_template["Resources"]["GitHubRemoteSuiteRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert set(trust["Condition"]) == {"StringEquals"}
+    subjects = [sub["Fn::Sub"] for sub in trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]]
+    assert subjects == ["repo:${GitHubRepository}:ref:refs/heads/main"]
+    statements = _statements(role)
+    actions = {
+        action for s in statements for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "cloudformation:DescribeStacks",
+        "cognito-idp:AdminCreateUser",
+        "cognito-idp:AdminSetUserPassword",
+        "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminInitiateAuth",
+        "cognito-idp:AdminGetUser",
+        "cognito-idp:AdminDeleteUser",
+    }
+    for statement in statements:
+        resource = statement["Resource"]
+        assert resource != "*", statement["Sid"]
+        if any(str(action).startswith("cognito-idp:") for action in statement["Action"]):
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:ResourceTag/shop-stack": {"Ref": "DevStackName"}}
+            }, statement["Sid"]
+        else:
+            assert "${DevStackName}" in resource["Fn::Sub"] and "Prod" not in resource["Fn::Sub"], statement["Sid"]
+
+
+def test_the_user_pool_carries_the_tag_the_remote_suite_role_is_limited_by() -> None:
+    shop = template.load(ROOT / "template.yaml")
+    tags = shop["Resources"]["UserPool"]["Properties"]["UserPoolTags"]
+    assert tags == {"shop-stack": {"Ref": "AWS::StackName"}}

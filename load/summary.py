@@ -1,11 +1,13 @@
 """What a run did, per route and in all, read from Locust's CSVs (`<prefix>_stats.csv`,
-`<prefix>_failures.csv`, `<prefix>_exceptions.csv`): requests, rate, p50/p95/p99 in milliseconds,
-failures, and the 5xx among them (a 5xx is always a failure: see `load.routes`)."""
+`<prefix>_failures.csv`, `<prefix>_exceptions.csv`, `<prefix>_stats_history.csv`): requests,
+rate, p50/p95/p99 in milliseconds, failures, and the 5xx among them (a 5xx is always a failure:
+see `load.routes`); and the busiest second of the run (its rate, and how many users ran then)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +40,20 @@ class FailureKind:
 
 
 @dataclass(frozen=True)
+class Peak:
+    """The highest rate between two of Locust's one-second samples, and the users running then."""
+
+    rate: float
+    users: int
+
+
+@dataclass(frozen=True)
 class Summary:
     total: RouteStats
     routes: dict[str, RouteStats]
     failures: list[FailureKind] = field(default_factory=list)
     exceptions: int = 0
+    peak: Peak | None = None
 
     @property
     def server_errors(self) -> int:
@@ -58,6 +69,8 @@ class Summary:
             "p99": self.total.p99,
             "serverErrors": self.server_errors,
             "exceptions": self.exceptions,
+            "peakRate": self.peak.rate if self.peak else None,
+            "peakUsers": self.peak.users if self.peak else None,
             "routes": {route: asdict(stats) for route, stats in self.routes.items()},
             "failureKinds": [asdict(kind) for kind in self.failures],
         }
@@ -76,6 +89,8 @@ class Summary:
             )
         for kind in self.failures:
             lines.append(f"failure: {kind.route}: {kind.error} x{kind.occurrences}")
+        if self.peak:
+            lines.append(f"busiest second: {self.peak.rate:g} requests/s with {self.peak.users} users")
         if self.exceptions:
             lines.append(f"exceptions in the load's own code: {self.exceptions} (see the report)")
         return "\n".join(lines)
@@ -96,8 +111,24 @@ def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def read(stats_csv: str, failures_csv: str, exceptions_csv: str = "") -> Summary:
-    """The summary of a run from the texts of Locust's stats, failures and exceptions CSVs."""
+def peak(history_csv: str) -> Peak | None:
+    """The busiest second in Locust's history (a row a second, with the total count so far); its
+    own `Requests/s` column is a moving average over ten seconds, which flattens a spike."""
+    samples = [
+        (int(row["Timestamp"]), int(row["Total Request Count"]), int(row["User Count"]))
+        for row in _rows(history_csv)
+        if row["Name"] == AGGREGATED and not row["Type"]
+    ]
+    rates = [
+        Peak(round((count - previous_count) / (at - previous_at), 1), users)
+        for (previous_at, previous_count, _), (at, count, users) in itertools.pairwise(samples)
+        if at > previous_at
+    ]
+    return max(rates, key=lambda sample: sample.rate, default=None)
+
+
+def read(stats_csv: str, failures_csv: str, exceptions_csv: str = "", history_csv: str = "") -> Summary:
+    """The summary of a run from the texts of Locust's stats, failures, exceptions and history CSVs."""
     failures = [
         FailureKind(
             route=f"{row['Method']} {row['Name']}",
@@ -134,7 +165,7 @@ def read(stats_csv: str, failures_csv: str, exceptions_csv: str = "") -> Summary
     if total is None:
         raise ValueError("Locust's stats CSV has no Aggregated row: did the run start?")
     exceptions = sum(int(row["Count"]) for row in _rows(exceptions_csv))
-    return Summary(total=total, routes=routes, failures=failures, exceptions=exceptions)
+    return Summary(total=total, routes=routes, failures=failures, exceptions=exceptions, peak=peak(history_csv))
 
 
 def summarize(prefix: Path) -> Summary:
@@ -144,4 +175,4 @@ def summarize(prefix: Path) -> Summary:
         path = prefix.with_name(f"{prefix.name}_{suffix}.csv")
         return path.read_text() if path.exists() else ""
 
-    return read(text("stats"), text("failures"), text("exceptions"))
+    return read(text("stats"), text("failures"), text("exceptions"), text("stats_history"))

@@ -72,6 +72,7 @@ def test_a_short_run_keeps_the_invariants_and_calls_every_route_without_a_5xx(
     assert set(summary["routes"]) == routes.MIX
     assert all(stats["requests"] > 0 and stats["p99"] is not None for stats in summary["routes"].values()), summary
     assert summary["serverErrors"] == 0
+    assert summary["peakRate"] > 0 and summary["peakUsers"] >= SHOPPERS, summary
     assert (summary["failures"], summary["exceptions"]) == (0, 0), summary["failureKinds"]
     assert summary["requests"] == sum(stats["requests"] for stats in summary["routes"].values())
     coupons = result["invariants"][0]["detail"]

@@ -139,6 +139,26 @@ def test_the_summary_has_each_route_its_percentiles_and_the_5xx() -> None:
     assert "POST /orders" in summary.render() and "Aggregated" in summary.render()
 
 
+HISTORY_COLUMNS = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,Total Request Count"
+HISTORY_CSV = f"""{HISTORY_COLUMNS}
+1000,0,,Aggregated,0.0,0.0,0
+1001,10,,Aggregated,0.0,0.0,41
+1002,10,,Aggregated,26.0,0.0,61
+1002,10,GET,/products,5.0,0.0,12
+1003,40,,Aggregated,18.0,0.0,175
+1005,40,,Aggregated,30.0,0.0,375
+1006,10,,Aggregated,98.0,0.0,400
+"""
+
+
+def test_the_busiest_second_comes_from_the_counts_not_locusts_moving_average() -> None:
+    summary = read(STATS_CSV, "", "", HISTORY_CSV)
+    assert summary.peak is not None
+    assert (summary.peak.rate, summary.peak.users) == (114, 40)  # 61 -> 175 in a second; 200 in two is 100/s
+    assert (summary.to_json()["peakRate"], summary.to_json()["peakUsers"]) == (114, 40)
+    assert read(STATS_CSV, "").peak is None
+
+
 def test_a_run_that_never_started_has_no_summary() -> None:
     with pytest.raises(ValueError, match="Aggregated"):
         read(STATS_CSV.splitlines()[0] + "\n", "")

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from load import invariants, setup, shape
 from load.api import Api, ApiError
 from load.plan import PLAN_ENV
@@ -129,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_locust(api.base_url, plan_file, out, args.duration)
         summary = summarize(out / "stats")
         checks = invariants.check(api, admin, plan, summary)
+    except requests.ConnectionError:
+        print(
+            f"load: nothing answers at {api.base_url}: start `make run`, or give the API's URL (URL=)", file=sys.stderr
+        )
+        return 2
     except (ApiError, OSError, RuntimeError, subprocess.TimeoutExpired) as error:
         print(f"load: the run failed: {error}", file=sys.stderr)
         return 2

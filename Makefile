@@ -22,7 +22,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv scan-venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench ledger-check deploy clean
+.PHONY: help venv scan-venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench load ledger-check deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -126,6 +126,10 @@ ledger-check: venv ## Check that charges minus payments equal every balance (END
 
 bench: venv node ## Benchmarks: DynamoDB consumed capacity, ratios, the flash-sale simulation (FLASH=1: only that)
 	@$(PY) -m bench $(if $(FLASH),--flash-sale,)
+
+load: venv ## Load test with Locust on a running make run, or URL= (STAGE=: the stage's users); USERS=, DURATION= (s); report in .local/load/
+	@$(PY) -m load $(if $(URL),--url "$(URL)",) $(if $(USERS),--users "$(USERS)",) $(if $(DURATION),--duration "$(DURATION)",) \
+		$(if $(STAGE),--stage "$(STAGE)",) $(if $(LOAD_DIR),--out "$(LOAD_DIR)",)
 
 deploy: build ## sam deploy with samconfig.toml (needs AWS credentials)
 	@$(BIN)/sam deploy

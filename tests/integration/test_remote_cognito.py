@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from local_runtime import ports
-from local_runtime.template import ROOT
 from remote.cognito import CognitoUsers, claims
 from remote.stage import StageConfig
 from shop.auth.tokens import SUBJECT, JwksKeys, TokenVerifier
@@ -62,6 +60,29 @@ class Pool:
         return [group["GroupName"] for group in answer["Groups"]]
 
 
+class _FailingApi(BaseHTTPRequestHandler):
+    """An API that answers every request 500, noting the bearer tokens it was sent."""
+
+    tokens: set[str] = set()
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        authorization = self.headers.get("Authorization", "")
+        if authorization.startswith("Bearer "):
+            self.tokens.add(authorization.removeprefix("Bearer "))
+        body = b'{"message": "Internal server error"}'
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 def _client(service: str, endpoint: str) -> Any:
     return boto3.client(
         service,
@@ -84,7 +105,18 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def pool(moto_endpoint: str) -> Pool:
+def failing_api() -> Iterator[str]:
+    """The URL of an API that answers every request 500 (`_FailingApi`)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailingApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pool(moto_endpoint: str, failing_api: str) -> Pool:
     """dev's pool, app client and admin group, with the template's properties; and the stack
     `make token STAGE=dev` and the remote suite find them by."""
     dev = Stack("dev")
@@ -98,7 +130,7 @@ def pool(moto_endpoint: str) -> Pool:
     client_id = cognito.create_user_pool_client(**client_properties)["UserPoolClient"]["ClientId"]
     group = {**dev.properties("AdminGroup"), "UserPoolId": user_pool_id}
     cognito.create_group(**group)
-    outputs = {"ApiUrl": "http://127.0.0.1:9", "UserPoolId": user_pool_id, "UserPoolClientId": client_id}
+    outputs = {"ApiUrl": failing_api, "UserPoolId": user_pool_id, "UserPoolClientId": client_id}
     stack = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
@@ -194,57 +226,21 @@ def test_make_token_with_a_stage_says_what_is_wrong_without_a_traceback(
     assert not [name for name in pool.usernames() if name.startswith("dave")]
 
 
-class _FailingApi(BaseHTTPRequestHandler):
-    """An API that answers every request 500, noting the bearer tokens it was sent."""
-
-    tokens: set[str] = set()
-
-    def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        authorization = self.headers.get("Authorization", "")
-        if authorization.startswith("Bearer "):
-            self.tokens.add(authorization.removeprefix("Bearer "))
-        body = b'{"message": "Internal server error"}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_a_remote_suite_session_that_fails_still_deletes_its_users(pool: Pool, tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailingApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        done = newcomer.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "--confcutdir=tests/remote",
-                "tests/remote/test_balance.py",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-            ],
-            tmp_path,
-            timeout=300,
-            PYTHONPATH=f"{ROOT / 'layers' / 'common'}:{ROOT}",
-            STAGE="dev",
-            API_URL=f"http://127.0.0.1:{server.server_address[1]}",
-            AWS_ENDPOINT_URL=pool.endpoint,
-            AWS_EC2_METADATA_DISABLED="true",
-            **DUMMY_CREDENTIALS,
-        )
-    finally:
-        server.shutdown()
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    assert " failed" in done.stdout and " passed" not in done.stdout.splitlines()[-1], done.stdout[-1500:]
+    """`make e2e-remote STAGE=dev` as a person runs it, with AWS credentials (moto's): the API's
+    URL is the stack's `ApiUrl` output (an API that fails every request)."""
+    done = newcomer.run(
+        ["make", "--no-print-directory", "e2e-remote", "STAGE=dev", "ARGS=-q -p no:cacheprovider -k test_balance"],
+        tmp_path,
+        timeout=300,
+        AWS_ENDPOINT_URL=pool.endpoint,
+        AWS_EC2_METADATA_DISABLED="true",
+        **DUMMY_CREDENTIALS,
+    )
+    last = done.stdout.splitlines()[-1] if done.stdout else ""
+    assert done.returncode != 0 and " failed" in last and " passed" not in last, (
+        done.stdout[-3000:] + done.stderr[-3000:]
+    )
     subjects = {claims(token)["sub"] for token in _FailingApi.tokens}
-    assert len(subjects) >= 3, "the run's users were signed in and called the API"
+    assert len(subjects) >= 3, "the run's users were signed in and called the API at the stack's ApiUrl"
     assert pool.usernames() == [], "the failed session left users in the pool"

@@ -22,7 +22,7 @@ apt_install = { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
 	|| { echo "$(2)" >&2; exit 1; }
 
-.PHONY: help venv scan-venv java node chromium run token test lint format unit integration e2e build validate invoke sam-api openapi bench load ledger-check deploy clean
+.PHONY: help venv scan-venv java node chromium run token test lint format unit integration e2e remote e2e-remote build validate invoke sam-api openapi bench load ledger-check deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,11 +69,15 @@ run: venv node ## Serve the API on :3000, its docs on :3002/docs (PORT=, DOCS_PO
 		$(if $(PERSIST),--persist --persist-dir $(PERSIST_DIR),) \
 		$(if $(MAX_INSTANCES),--max-instances $(MAX_INSTANCES),)
 
-token: venv ## Print a local access token: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]
-	@test "$(origin USER)" = "command line" || { echo "usage: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>]" >&2; exit 2; }
+token: venv ## Print an access token: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>] (local); STAGE=dev: the stage's user pool
+	@test "$(origin USER)" = "command line" || { echo "usage: make -s token USER=<id> [ADMIN=1] [TTL=<seconds>] [STAGE=dev]" >&2; exit 2; }
+ifdef STAGE
+	@$(PY) -m remote.token --stage "$(STAGE)" --user "$(USER)" $(if $(ADMIN),--admin,)
+else
 	@$(PY) -m local_runtime.issuer --user "$(USER)" $(if $(ADMIN),--admin,) $(if $(TTL),--ttl "$(TTL)",)
+endif
 
-test: lint unit integration e2e ## Lint, then every test
+test: lint unit integration e2e remote ## Lint, then every test
 	@echo "==> all checks passed"
 
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
@@ -104,6 +108,17 @@ integration: venv node ## Tests on DynamoDB Local, sam validate/build, the real 
 e2e: venv node chromium ## HTTP tests and races through the local runtime on DynamoDB Local
 	@$(BIN)/pytest tests/e2e
 
+remote: venv node ## The remote suite (HTTP only) against the local runtime it starts
+	@env -u API_URL -u STAGE $(BIN)/pytest tests/remote $(ARGS)
+
+# The remote suite against a running API. Its conftest alone is loaded (--confcutdir): tests/conftest.py
+# replaces the AWS credentials with placeholders, and on a stage the suite needs the caller's own.
+e2e-remote: venv ## The remote suite against a running API: make e2e-remote API_URL=<url> [STAGE=dev] [RACE_CLIENTS=40] [ARGS=<pytest arguments>]
+	@test -n "$(API_URL)$(STAGE)" || { echo "usage: make e2e-remote API_URL=<url> [STAGE=dev] (STAGE alone: the stage's ApiUrl output)" >&2; exit 2; }
+	@env $(if $(API_URL),,-u API_URL) $(if $(STAGE),,-u STAGE) \
+		$(if $(API_URL),API_URL="$(API_URL)",) $(if $(STAGE),STAGE="$(STAGE)",) $(if $(RACE_CLIENTS),RACE_CLIENTS="$(RACE_CLIENTS)",) \
+		$(BIN)/pytest --confcutdir=tests/remote tests/remote $(ARGS)
+
 validate: venv ## sam validate --lint
 	@$(BIN)/sam validate --lint
 
@@ -127,7 +142,7 @@ ledger-check: venv ## Check that charges minus payments equal every balance (END
 bench: venv node ## Benchmarks: DynamoDB consumed capacity, ratios, the flash-sale simulation (FLASH=1: only that)
 	@$(PY) -m bench $(if $(FLASH),--flash-sale,)
 
-load: venv ## Load test with Locust on a running make run, or URL= (STAGE=: the stage's users); USERS=, DURATION= (s); report in .local/load/
+load: venv ## Load test with Locust on a running make run, or URL= (STAGE=dev: the stage, its users); USERS=, DURATION= (s); report in .local/load/
 	@$(PY) -m load $(if $(URL),--url "$(URL)",) $(if $(USERS),--users "$(USERS)",) $(if $(DURATION),--duration "$(DURATION)",) \
 		$(if $(STAGE),--stage "$(STAGE)",) $(if $(LOAD_DIR),--out "$(LOAD_DIR)",)
 

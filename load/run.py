@@ -30,11 +30,10 @@ from load import invariants, setup, shape
 from load.api import Api, ApiError
 from load.plan import PLAN_ENV
 from load.summary import summarize
-from load.users import NoStageUsers, user_source
+from load.users import DEFAULT_URL, NoStageUsers, target
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-DEFAULT_URL = "http://127.0.0.1:3000"
 DEFAULT_OUT = ROOT / ".local" / "load"
 ISSUERS_PER_SHOPPER = 3
 LOCUST_GRACE_SECONDS = 120
@@ -43,7 +42,9 @@ LOCUST_GRACE_SECONDS = 120
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the API's base URL (default {DEFAULT_URL}, a make run)")
+    parser.add_argument(
+        "--url", default=None, help=f"the API's base URL (default {DEFAULT_URL}, a make run; with --stage, its ApiUrl)"
+    )
     parser.add_argument("--users", type=int, default=10, help="shoppers for the whole run (default 10)")
     parser.add_argument("--duration", type=float, default=60, help="seconds (default 60)")
     parser.add_argument(
@@ -52,8 +53,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stage", default=None, help="a deployed stage: the run's users come from its user pool")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report, CSVs and summary (default .local/load)")
     args = parser.parse_args(argv)
-    if args.stage and args.url == DEFAULT_URL:
-        parser.error("with --stage, give the stage's API URL (--url, make load URL=...)")
     if args.issuers is None:
         args.issuers = ISSUERS_PER_SHOPPER * args.users
     try:
@@ -113,14 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for previous in [*out.glob("stats_*.csv"), out / "report.html", out / "summary.json", out / "locust.log"]:
         previous.unlink(missing_ok=True)  # a failed run leaves nothing of an earlier one to be read as its own
     plan_file = out / "plan.json"
-    api = Api(args.url)
     run_id = setup.new_run_id()
     started = time.monotonic()
     try:
-        users = user_source(args.stage)
+        loaded = target(args.url, args.stage, run_id)
     except NoStageUsers as error:
         print(f"load: {error}", file=sys.stderr)
         return 2
+    api, users = Api(loaded.url), loaded.users
     try:
         print(f"==> {run_id}: {args.users} shoppers, {args.issuers} issuers, {args.duration:g} s on {api.base_url}")
         admin = users.create(f"{run_id}-admin", admin=True)

@@ -1,27 +1,35 @@
-"""Where a run's users come from: the local issuer's tokens for a local mode, the stage's Cognito
-user pool for a deployed stage."""
+"""What a run loads and as whom: without a stage, the API at the given URL (a `make run` by
+default) with the local issuer's tokens; with one, the stage's API (its `ApiUrl` output unless a
+URL is given) with users of its Cognito user pool, made for the run and deleted after it."""
 
 from __future__ import annotations
 
-import importlib
-from typing import cast
+from dataclasses import dataclass
 
 from remote.users import LocalIssuerUsers, UserSource
 
+DEFAULT_URL = "http://127.0.0.1:3000"
+
 
 class NoStageUsers(Exception):
-    """This checkout cannot make users on a stage."""
+    """The stage's users cannot be made (no credentials, no stack, no such stage)."""
 
 
-def user_source(stage: str | None) -> UserSource:
-    """The local issuer's users without a stage; with one, users of the stage's Cognito user pool
-    (made for the run, deleted after it)."""
+@dataclass(frozen=True)
+class Target:
+    url: str
+    users: UserSource
+
+
+def target(url: str | None, stage: str | None, run_id: str) -> Target:
+    """The API to load and the source of the run's users."""
     if not stage:
-        return LocalIssuerUsers()
-    cognito = getattr(importlib.import_module("remote.users"), "CognitoUsers", None)
-    if cognito is None:
-        raise NoStageUsers(
-            f"STAGE={stage}: no Cognito user source here (remote.users.CognitoUsers), so no tokens for a stage; "
-            "without STAGE the run uses the local issuer's tokens, which only a local mode trusts"
-        )
-    return cast(UserSource, cognito.for_stage(stage))
+        return Target(url or DEFAULT_URL, LocalIssuerUsers())
+    from remote import stage as stages
+    from remote.cognito import CognitoUsers
+
+    try:
+        deployed = stages.load(stage)
+    except stages.StageError as error:
+        raise NoStageUsers(f"STAGE={stage}: {error}") from None
+    return Target(url or deployed.api_url, CognitoUsers.of_stage(deployed, run_id=run_id))

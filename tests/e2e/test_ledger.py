@@ -1,4 +1,5 @@
-"""Through HTTP: the ledger and order routes, idempotency keys, and `make ledger-check`."""
+"""`make ledger-check` on the runtime's data (the ledger and order routes and idempotency keys over
+HTTP are in tests/remote)."""
 
 from __future__ import annotations
 
@@ -8,52 +9,7 @@ from typing import Any
 
 from local_runtime.ledger_check import check
 from local_runtime.template import ROOT
-from tests.e2e.conftest import Client, fresh_id
-
-
-def test_a_charge_with_a_key_is_answered_once_and_replayed(api: Client) -> None:
-    user = fresh_id("u")
-    client = api.as_user(user)
-    key = {"Idempotency-Key": fresh_id("k")}
-    first = client.call("POST", f"/users/{user}/balance/charge", {"amount": 7_000}, headers=key)
-    again = client.call("POST", f"/users/{user}/balance/charge", {"amount": 7_000}, headers=key)
-    assert (first.status, first.body) == (200, {"userId": user, "balance": 7_000})
-    assert (again.status, again.body, again.headers.get("Idempotent-Replayed")) == (200, first.body, "true")
-    other = client.call("POST", f"/users/{user}/balance/charge", {"amount": 1}, headers=key)
-    assert (other.status, other.body["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
-    bad = client.call("POST", f"/users/{user}/balance/charge", {"amount": 1}, headers={"Idempotency-Key": "x" * 256})
-    assert (bad.status, bad.body["code"]) == (400, "INVALID_REQUEST")
-    history = client.ok("GET", f"/users/{user}/balance/history")
-    assert [(e["type"], e["amount"]) for e in history["items"]] == [("CHARGE", 7_000)]
-
-
-def test_an_order_shows_in_the_history_and_the_users_orders(api: Client) -> None:
-    user = fresh_id("u")
-    client = api.as_user(user)
-    client.ok("POST", f"/users/{user}/balance/charge", {"amount": 100_000})
-    key = {"Idempotency-Key": fresh_id("k")}
-    body = {"userId": user, "items": [{"productId": "p-mouse", "quantity": 1}]}
-    placed = client.call("POST", "/orders", body, headers=key)
-    assert placed.status == 201, placed
-    replay = client.call("POST", "/orders", body, headers=key)
-    assert (replay.status, replay.body["orderId"], replay.headers.get("Idempotent-Replayed")) == (
-        201,
-        placed.body["orderId"],
-        "true",
-    )
-    orders = client.ok("GET", f"/users/{user}/orders")
-    assert [o["orderId"] for o in orders["items"]] == [placed.body["orderId"]]
-    assert client.ok("GET", f"/orders/{placed.body['orderId']}") == placed.body
-    entries = client.ok("GET", f"/users/{user}/balance/history?limit=1")
-    assert [(e["type"], e["orderId"], e["amount"]) for e in entries["items"]] == [
-        ("PAYMENT", placed.body["orderId"], placed.body["paidAmount"])
-    ]
-    rest = client.ok("GET", f"/users/{user}/balance/history?limit=1&cursor={entries['nextCursor']}")
-    assert [(e["type"], e["amount"]) for e in rest["items"]] == [("CHARGE", 100_000)]
-    balance = client.ok("GET", f"/users/{user}/balance")["balance"]
-    assert balance == 100_000 - placed.body["paidAmount"]
-    missing = client.get("/orders/o-none")
-    assert (missing.status, missing.body["code"]) == (404, "ORDER_NOT_FOUND")
+from tests.e2e.conftest import fresh_id
 
 
 def test_ledger_check_holds_on_the_runtimes_data(dynamodb_client: Any, dynamodb_local_endpoint: str) -> None:

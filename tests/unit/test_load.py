@@ -13,7 +13,7 @@ from load import routes, run, shape
 from load.invariants import balances_equal_history, coupons_within_quantity, history_sum, no_server_errors
 from load.plan import Plan
 from load.summary import read
-from load.users import NoStageUsers, user_source
+from load.users import DEFAULT_URL, NoStageUsers, target
 from remote.users import LocalIssuerUsers, TestUser
 
 # --- the shape ----------------------------------------------------------------------------------
@@ -246,28 +246,47 @@ def test_the_plan_goes_to_the_locust_process_readable_by_its_owner_only(tmp_path
     assert plan.campaign_ids == ["c-1", "c-flash"]
 
 
-def test_without_a_stage_the_users_are_the_local_issuers() -> None:
-    assert isinstance(user_source(None), LocalIssuerUsers)
+def test_without_a_stage_the_users_are_the_local_issuers_on_a_make_run_by_default() -> None:
+    loaded = target(None, None, "run-1")
+    assert isinstance(loaded.users, LocalIssuerUsers)
+    assert loaded.url == DEFAULT_URL
+    assert target("http://127.0.0.1:3999", None, "run-1").url == "http://127.0.0.1:3999"
 
 
-def test_a_stage_without_a_cognito_user_source_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    import remote.users
+def test_a_stage_that_cannot_be_read_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from remote import stage
 
-    monkeypatch.delattr(remote.users, "CognitoUsers", raising=False)
-    with pytest.raises(NoStageUsers, match="STAGE=dev"):
-        user_source("dev")
+    def unreadable(name: str) -> stage.Stage:
+        raise stage.StageError("stack shop-core-dev not found in ap-northeast-2: deploy it first")
+
+    monkeypatch.setattr(stage, "load", unreadable)
+    with pytest.raises(NoStageUsers, match="STAGE=dev: stack shop-core-dev not found"):
+        target(None, "dev", "run-1")
+
+
+def test_a_stage_gives_its_api_url_and_its_pools_users_unless_a_url_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from remote import stage
+    from remote.cognito import CognitoUsers
+
+    deployed = stage.Stage(stage.StageConfig("dev", "shop-core-dev", "ap-northeast-2"), "https://dev.example", "p", "c")
+    monkeypatch.setattr(stage, "load", lambda name: deployed)
+    made: list[tuple[stage.Stage, str | None]] = []
+    monkeypatch.setattr(CognitoUsers, "of_stage", classmethod(lambda cls, s, run_id=None: made.append((s, run_id))))
+    assert target(None, "dev", "run-1").url == "https://dev.example"
+    assert target("https://other.example", "dev", "run-2").url == "https://other.example"
+    assert made == [(deployed, "run-1"), (deployed, "run-2")]
 
 
 def test_the_options_default_to_a_make_run_with_three_issuers_per_shopper() -> None:
     args = run.parse_args([])
-    assert (args.url, args.users, args.issuers, args.duration, args.stage) == (run.DEFAULT_URL, 10, 30, 60, None)
+    assert (args.url, args.users, args.issuers, args.duration, args.stage) == (None, 10, 30, 60, None)
     assert run.parse_args(["--users", "2", "--issuers", "0", "--duration", "10"]).issuers == 0
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["--stage", "dev"], ["--duration", "5"], ["--users", "0"]],
-    ids=["a stage needs its URL", "too short", "no shopper"],
+    [["--duration", "5"], ["--users", "0"]],
+    ids=["too short", "no shopper"],
 )
 def test_options_that_cannot_make_a_run_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:

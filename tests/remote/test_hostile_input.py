@@ -1,5 +1,6 @@
-"""Hostile input through the gateway (`make run`): a short 400 INVALID_REQUEST, never a 500, and
-the money does not move. The same cases, route by route, are in tests/unit/test_http_edges.py."""
+"""Hostile input (bodies, paths, headers) through the gateway: a short 400 INVALID_REQUEST, never a
+500, and the money does not move. The same cases, route by route, are in
+tests/unit/test_http_edges.py."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from typing import Any
 import pytest
 import requests
 
+from remote.users import TestUser
 from shop.api.body import MAX_BODY_BYTES
 from shop.models.errors import MAX_MESSAGE
-from tests.e2e.conftest import Client, fresh_id
-from tests.support.auth import bearer
+from tests.remote.conftest import NewUser
+from tests.support.http import Client
 
 
-def post_raw(api_url: str, path: str, raw: str | bytes, user: str) -> requests.Response:
-    headers = {"Content-Type": "application/json", **bearer(user)}
+def post_raw(api_url: str, path: str, raw: str | bytes, user: TestUser) -> requests.Response:
+    headers = {"Content-Type": "application/json", **user.headers}
     return requests.post(api_url + path, data=raw, headers=headers, timeout=60)
 
 
@@ -46,37 +48,42 @@ HOSTILE_CHARGES = {
 
 
 @pytest.mark.parametrize(("raw", "names"), HOSTILE_CHARGES.values(), ids=HOSTILE_CHARGES.keys())
-def test_a_hostile_charge_is_a_short_400_and_moves_no_money(api: Client, api_url: str, raw: str, names: str) -> None:
-    user = fresh_id("hostile")
-    assert_invalid(post_raw(api_url, f"/users/{user}/balance/charge", raw, user), names)
-    assert api.as_user(user).ok("GET", f"/users/{user}/balance")["balance"] == 0
+def test_a_hostile_charge_is_a_short_400_and_moves_no_money(
+    me: Client, user: TestUser, api_url: str, raw: str, names: str
+) -> None:
+    assert_invalid(post_raw(api_url, f"/users/{user.user_id}/balance/charge", raw, user), names)
+    assert me.ok("GET", f"/users/{user.user_id}/balance")["balance"] == 0
 
 
-def test_the_size_limit_is_the_documented_one(api_url: str) -> None:
+def test_the_size_limit_is_the_documented_one(api_url: str, user: TestUser) -> None:
     assert MAX_BODY_BYTES == 64 * 1024
-    user = fresh_id("size")
     at_limit = '{"amount": 7' + " " * (MAX_BODY_BYTES - 13) + "}"
     assert len(at_limit) == MAX_BODY_BYTES
-    answer = post_raw(api_url, f"/users/{user}/balance/charge", at_limit, user)
+    answer = post_raw(api_url, f"/users/{user.user_id}/balance/charge", at_limit, user)
     assert answer.status_code == 200, answer.text[:300]
     assert answer.json()["balance"] == 7
     over = at_limit[:-1] + " }"
-    assert_invalid(post_raw(api_url, f"/users/{user}/balance/charge", over, user), "body")
+    assert_invalid(post_raw(api_url, f"/users/{user.user_id}/balance/charge", over, user), "body")
 
 
 @pytest.mark.parametrize("raw", ["7.0", "7e0", "0.7e1"])
-def test_an_integer_with_a_zero_fraction_is_charged(api: Client, api_url: str, raw: str) -> None:
-    user = fresh_id("integral")
-    answer = post_raw(api_url, f"/users/{user}/balance/charge", f'{{"amount": {raw}}}', user)
+def test_an_integer_with_a_zero_fraction_is_charged(api_url: str, user: TestUser, raw: str) -> None:
+    answer = post_raw(api_url, f"/users/{user.user_id}/balance/charge", f'{{"amount": {raw}}}', user)
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"userId": user, "balance": 7}
+    assert answer.json() == {"userId": user.user_id, "balance": 7}
 
 
 @pytest.mark.parametrize("raw", ['"7"', "7.5", "true"])
-def test_a_string_a_fraction_or_a_boolean_is_not_an_integer(api: Client, api_url: str, raw: str) -> None:
-    user = fresh_id("not-integral")
-    assert_invalid(post_raw(api_url, f"/users/{user}/balance/charge", f'{{"amount": {raw}}}', user), "amount")
-    assert api.as_user(user).ok("GET", f"/users/{user}/balance")["balance"] == 0
+def test_a_string_a_fraction_or_a_boolean_is_not_an_integer(me: Client, user: TestUser, api_url: str, raw: str) -> None:
+    path = f"/users/{user.user_id}/balance/charge"
+    assert_invalid(post_raw(api_url, path, f'{{"amount": {raw}}}', user), "amount")
+    assert me.ok("GET", f"/users/{user.user_id}/balance")["balance"] == 0
+
+
+@pytest.fixture(scope="module")
+def caller(new_user: NewUser) -> TestUser:
+    """The user who sends the requests with hostile paths."""
+    return new_user("hostile")
 
 
 # (method, path with {} for the id, parameter, body, admin)
@@ -87,7 +94,7 @@ ID_ROUTES = [
     ("GET", "/products/{}", "productId", None, False),
     ("POST", "/products/{}/stock", "productId", {"quantity": 1}, True),
     ("GET", "/coupons/{}", "couponId", None, True),
-    ("POST", "/coupons/{}/issue", "couponId", {"userId": "user-1"}, False),
+    ("POST", "/coupons/{}/issue", "couponId", {}, False),
 ]
 # As sent on the wire (percent-encoded where a URL needs it).
 BAD_IDS = {
@@ -111,9 +118,17 @@ BAD_IDS = {
     ("method", "path", "name", "body", "admin"), ID_ROUTES, ids=[f"{m} {p}" for m, p, *_ in ID_ROUTES]
 )
 def test_an_id_outside_the_pattern_is_400_whatever_it_holds(
-    api_url: str, method: str, path: str, name: str, body: Any, admin: bool, wire: str
+    api_url: str,
+    caller: TestUser,
+    admin_user: TestUser,
+    method: str,
+    path: str,
+    name: str,
+    body: Any,
+    admin: bool,
+    wire: str,
 ) -> None:
-    headers = bearer("user-1", admin=admin)
+    headers = (admin_user if admin else caller).headers
     answer = requests.request(method, api_url + path.format(wire), json=body, headers=headers, timeout=60)
     assert_invalid(answer, f"path.{name}")
 
@@ -123,13 +138,21 @@ def test_an_id_outside_the_pattern_is_400_whatever_it_holds(
     ("method", "path", "name", "body", "admin"), ID_ROUTES, ids=[f"{m} {p}" for m, p, *_ in ID_ROUTES]
 )
 def test_a_path_no_route_matches_is_answered_by_the_gateway(
-    api_url: str, method: str, path: str, name: str, body: Any, admin: bool, wire: str
+    api_url: str,
+    caller: TestUser,
+    admin_user: TestUser,
+    method: str,
+    path: str,
+    name: str,
+    body: Any,
+    admin: bool,
+    wire: str,
 ) -> None:
     """`/users//balance` and `/users/a%2Fb/balance` (decoded to `a/b`) match no route of the
     template: the gateway answers them itself, before any function (AWS: 404 "Not Found"; SAM's
     local gateway: 403 "Missing Authentication Token"). A function given such an event anyway
     answers 400 (tests/unit/test_http_edges.py)."""
-    headers = bearer("user-1", admin=admin)
+    headers = (admin_user if admin else caller).headers
     answer = requests.request(method, api_url + path.format(wire), json=body, headers=headers, timeout=60)
     assert answer.status_code in (400, 403, 404), answer.text
     assert "message" in answer.json()

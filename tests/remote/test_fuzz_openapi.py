@@ -1,8 +1,9 @@
-"""The published OpenAPI document, fuzzed against the local runtime (`make run`) with Schemathesis.
+"""The published OpenAPI document, fuzzed with Schemathesis against the API under test (the local
+runtime, `make run`, unless `API_URL` names another).
 
 Every operation of the document (`make openapi`, read here exactly as that command writes it) gets
 schema-valid requests (examples, boundary values, generated data) and schema-invalid ones, through
-SAM's API Gateway emulation to the functions on DynamoDB Local, and each answer is checked:
+the gateway to the functions, and each answer is checked:
 
 - `not_a_server_error`: never a 5xx;
 - `status_code_conformance`: only statuses the document lists for the operation;
@@ -11,14 +12,19 @@ SAM's API Gateway emulation to the functions on DynamoDB Local, and each answer 
 - `negative_data_rejection`: a request the document forbids is refused.
 
 Bounded and reproducible: a fixed seed, derandomized generation, no example database, and a cap on
-examples per operation, so the run is the same on every machine and fits CI.
+examples per operation (fewer on a URL of another's, a stage that others share), so the run is the
+same on every machine and fits CI.
+
+The caller of a request is the user it names (path, then body) when the run's users can be anyone
+(the local issuer's); on a stage, whose users are the run's own, a valid user id the request names
+becomes the run's fuzzing user's.
 
 Two kinds of answer are excused, each in `check_an_exception` with its reason: a body that is not
 UTF-8, which SAM's local gateway fails on before any function runs (API Gateway passes it on and
 the function answers 400), and an order naming a product twice, a rule JSON Schema cannot state.
 Nothing else is.
 
-`FUZZ_MAX_EXAMPLES=500 make e2e` (or pytest on this file) fuzzes longer.
+`FUZZ_MAX_EXAMPLES=500 make remote` (or pytest on this file) fuzzes longer.
 """
 
 from __future__ import annotations
@@ -38,13 +44,16 @@ import schemathesis
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.specs.openapi import checks
 
-from tests.support.auth import bearer
+from remote.users import LocalIssuerUsers, TestUser, UserSource
+from tests.remote.conftest import RUN
 
 ROOT = Path(__file__).resolve().parents[2]
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-# Examples per operation in the fuzzing phase (the coverage phase adds its boundary cases).
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "60"))
+# Examples per operation in the fuzzing phase (the coverage phase adds its boundary cases): fewer
+# on a deployed API.
+DEPLOYED = bool(os.environ.get("API_URL") or os.environ.get("STAGE"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "10" if DEPLOYED else "60"))
 SEED = 20261126
 
 # Catalogue administration (API.md "Catalogue administration"): called as an admin.
@@ -55,7 +64,7 @@ ADMIN_OPERATIONS = {
     ("GET", "/coupons/{couponId}"),
 }
 # The caller when a request names no valid user of its own.
-FUZZ_USER = "fuzz-user"
+FUZZ_USER = f"fuzz-{RUN}"
 
 CHECKS: list[CheckFunction] = [
     not_a_server_error,
@@ -104,19 +113,44 @@ CONFIG = schemathesis.Config.from_dict(
 schema = schemathesis.openapi.from_dict(published_document(), config=CONFIG)
 
 
-def caller(case: schemathesis.Case) -> str:
-    """Who makes the request: the user it names (path, then body), so a user's routes are fuzzed
-    as that user once tokens are enforced; else a fixed user."""
+def named_user(case: schemathesis.Case) -> str | None:
+    """The valid user id the request names (path, then body), if any."""
     body = case.body if isinstance(case.body, dict) else {}
     for value in ((case.path_parameters or {}).get("userId"), body.get("userId")):
         if isinstance(value, str) and ID.fullmatch(value):
             return value
-    return FUZZ_USER
+    return None
 
 
-def headers_for(case: schemathesis.Case) -> dict[str, str]:
-    admin = (case.operation.method.upper(), case.operation.path) in ADMIN_OPERATIONS
-    return bearer(caller(case), admin=admin)
+class Callers:
+    """Who makes each request: the user it names when `users` can make a user of any id (the local
+    issuer's), else the run's fuzzing user, whose id then replaces the one the request names; catalogue
+    administration as the run's admin."""
+
+    def __init__(self, users: UserSource, admin: TestUser) -> None:
+        self._users = users
+        self._admin = admin
+        self._any_id = isinstance(users, LocalIssuerUsers)
+        self._made: dict[str, TestUser] = {}
+
+    def _user(self, name: str) -> TestUser:
+        if name not in self._made:
+            self._made[name] = self._users.create(name)
+        return self._made[name]
+
+    def headers_for(self, case: schemathesis.Case) -> dict[str, str]:
+        if (case.operation.method.upper(), case.operation.path) in ADMIN_OPERATIONS:
+            return self._admin.headers
+        named = named_user(case)
+        if self._any_id:
+            return self._user(named or FUZZ_USER).headers
+        user = self._user(FUZZ_USER)
+        if named is not None:
+            if (case.path_parameters or {}).get("userId") == named:
+                case.path_parameters = {**(case.path_parameters or {}), "userId": user.user_id}
+            if isinstance(case.body, dict) and case.body.get("userId") == named:
+                case.body = {**case.body, "userId": user.user_id}
+        return user.headers
 
 
 # ---------------------------------------------------------------- exceptions, with their reasons
@@ -191,13 +225,20 @@ def session() -> requests.Session:
     return requests.Session()
 
 
+@pytest.fixture(scope="module")
+def callers(users: UserSource, admin_user: TestUser) -> Callers:
+    return Callers(users, admin_user)
+
+
 # Requests sent, by operation and by whether the document allows them.
 SENT: Counter[tuple[str, bool]] = Counter()
 
 
 @schema.parametrize()
-def test_the_api_answers_as_its_document_says(case: schemathesis.Case, api_url: str, session: requests.Session) -> None:
-    response = case.call(base_url=api_url, session=session, headers=headers_for(case), timeout=30)
+def test_the_api_answers_as_its_document_says(
+    case: schemathesis.Case, api_url: str, session: requests.Session, callers: Callers
+) -> None:
+    response = case.call(base_url=api_url, session=session, headers=callers.headers_for(case), timeout=30)
     SENT[(case.operation.label, is_positive(case))] += 1
     if not check_an_exception(case, response):
         case.validate_response(response, checks=CHECKS)

@@ -124,6 +124,8 @@ def pool(moto_endpoint: str, failing_api: str) -> Pool:
     pool_properties = dev.properties("UserPool")
     pool_properties["PoolName"] = f"{DEV.stack_name}-users"
     del pool_properties["UserPoolName"]
+    assert pool_properties["UserPoolTags"] == {"shop-stack": {"Ref": "AWS::StackName"}}
+    pool_properties["UserPoolTags"] = {"shop-stack": DEV.stack_name}  # as CloudFormation resolves it
     user_pool_id = cognito.create_user_pool(**pool_properties)["UserPool"]["Id"]
     client_properties = {**dev.properties("UserPoolClient"), "UserPoolId": user_pool_id}
     client_properties["ClientName"] = f"{DEV.stack_name}-shop"

@@ -24,7 +24,8 @@ touched).
 The package, by concern: `sam_cli` (SAM CLI, its environment and work folder), `engine` (Docker),
 `build_cache` (`sam build --cached`), `backends` (DynamoDB Local and the data platform),
 `child_process` (SAM's output and its stop), `invocation` (`sam local invoke`), `start_api` (`sam
-local start-api`), `cli` (the two command lines).
+local start-api`), `start_lambda` (`sam local start-lambda`, its functions invoked with boto3; what
+the sample-event tests run), `cli` (the two command lines).
 """
 
 from local_runtime.sam_local.backends import Backends, prepare, seed_tables, start_backends, start_data_platform
@@ -41,6 +42,7 @@ from local_runtime.sam_local.engine import (
 from local_runtime.sam_local.invocation import function_for_event, functions, invoke
 from local_runtime.sam_local.sam_cli import REGION, ROOT, SamLocalError, sam_environment, sam_executable
 from local_runtime.sam_local.start_api import SamApi, routes
+from local_runtime.sam_local.start_lambda import SamLambda
 
 __all__ = [
     "REGION",
@@ -49,6 +51,7 @@ __all__ = [
     "Engine",
     "EngineUnavailable",
     "SamApi",
+    "SamLambda",
     "SamLocalError",
     "bridge_gateway",
     "build",

@@ -13,7 +13,9 @@ Steps, each reported on standard error:
    the forwarder's container can POST to it;
 4. `sam local invoke|start-api --skip-pull-image --add-host host.docker.internal:<bridge gateway>
    --parameter-overrides DynamoDbEndpointUrl=http://host.docker.internal:<port>
-   DataPlatformUrl=http://host.docker.internal:<port>/orders`.
+   DataPlatformUrl=http://host.docker.internal:<port>/orders`
+   (`SamLambda` runs `sam local start-lambda --warm-containers EAGER` with the same options and
+   invokes its functions with boto3, one at a time: the sample-event tests).
 
 Containers reach nothing but the host's bridge address, so every endpoint a function uses is a
 host service reached as `host.docker.internal`. Ctrl-C (or SIGTERM) stops SAM, its containers,
@@ -24,8 +26,8 @@ touched).
 The package, by concern: `sam_cli` (SAM CLI, its environment and work folder), `engine` (Docker),
 `build_cache` (`sam build --cached`), `backends` (DynamoDB Local and the data platform),
 `child_process` (SAM's output and its stop), `invocation` (`sam local invoke`), `start_api` (`sam
-local start-api`), `start_lambda` (`sam local start-lambda`, its functions invoked with boto3; what
-the sample-event tests run), `cli` (the two command lines).
+local start-api`), `start_lambda` (`sam local start-lambda`, its functions invoked with boto3), `cli` (the two command
+lines).
 """
 
 from local_runtime.sam_local.backends import Backends, prepare, seed_tables, start_backends, start_data_platform

@@ -13,7 +13,9 @@ Steps, each reported on standard error:
    the forwarder's container can POST to it;
 4. `sam local invoke|start-api --skip-pull-image --add-host host.docker.internal:<bridge gateway>
    --parameter-overrides DynamoDbEndpointUrl=http://host.docker.internal:<port>
-   DataPlatformUrl=http://host.docker.internal:<port>/orders`.
+   DataPlatformUrl=http://host.docker.internal:<port>/orders`
+   (`SamLambda` runs `sam local start-lambda --warm-containers EAGER` with the same options and
+   invokes its functions with boto3, one at a time: the sample-event tests).
 
 Containers reach nothing but the host's bridge address, so every endpoint a function uses is a
 host service reached as `host.docker.internal`. Ctrl-C (or SIGTERM) stops SAM, its containers,
@@ -24,7 +26,8 @@ touched).
 The package, by concern: `sam_cli` (SAM CLI, its environment and work folder), `engine` (Docker),
 `build_cache` (`sam build --cached`), `backends` (DynamoDB Local and the data platform),
 `child_process` (SAM's output and its stop), `invocation` (`sam local invoke`), `start_api` (`sam
-local start-api`), `cli` (the two command lines).
+local start-api`), `start_lambda` (`sam local start-lambda`, its functions invoked with boto3), `cli` (the two command
+lines).
 """
 
 from local_runtime.sam_local.backends import Backends, prepare, seed_tables, start_backends, start_data_platform
@@ -41,6 +44,7 @@ from local_runtime.sam_local.engine import (
 from local_runtime.sam_local.invocation import function_for_event, functions, invoke
 from local_runtime.sam_local.sam_cli import REGION, ROOT, SamLocalError, sam_environment, sam_executable
 from local_runtime.sam_local.start_api import SamApi, routes
+from local_runtime.sam_local.start_lambda import SamLambda
 
 __all__ = [
     "REGION",
@@ -49,6 +53,7 @@ __all__ = [
     "Engine",
     "EngineUnavailable",
     "SamApi",
+    "SamLambda",
     "SamLocalError",
     "bridge_gateway",
     "build",

@@ -1,10 +1,14 @@
-"""The real SAM CLI in Docker: every sample event through `sam local invoke`, and the contract through
-`make sam-api`; `make invoke` once (`local_runtime.sam_local`, what both targets run).
+"""The real SAM CLI in Docker: every sample event through SAM's local Lambda runtime, the contract
+through `make sam-api`, and `make invoke` once (`local_runtime.sam_local`, what the targets run).
 
 One `scripts/lambda-image.sh ensure`, one `sam build`, one DynamoDB Local with the sample data and
-one local data platform serve the sample events. `make invoke` and `make sam-api` run as a newcomer
-runs them: PATH and a fresh HOME, no AWS configuration (`tests.support.newcomer`). Without a Docker
-engine the tests are skipped with one line; with CI=true that is a failure.
+one local data platform serve the sample events. These go, one at a time, through one
+`sam local start-lambda --warm-containers EAGER` (a warm container per function, invoked with a boto3
+Lambda client): a `sam local invoke` each would start a SAM CLI and a container per event. The
+`sam local invoke` path itself is tested by `make invoke`, which runs it for real. `make invoke` and
+`make sam-api` run as a newcomer runs them: PATH and a fresh HOME, no AWS configuration
+(`tests.support.newcomer`). Without a Docker engine the tests are skipped with one line; with
+CI=true that is a failure.
 """
 
 from __future__ import annotations
@@ -49,6 +53,14 @@ def sam_backends(sam_engine: sam_local.Engine) -> Iterator[sam_local.Backends]:
         backends.stop()
 
 
+@pytest.fixture(scope="module")
+def sam_lambda(sam_backends: sam_local.Backends) -> Iterator[sam_local.SamLambda]:
+    """`sam local start-lambda --warm-containers EAGER` on a free port, on the backends; stopped (and
+    its containers removed) after this file."""
+    with sam_local.SamLambda(sam_backends, port=ports.free_port()) as service:
+        yield service
+
+
 @pytest.fixture(scope="session")
 def tables(sam_backends: sam_local.Backends) -> Tables:
     return Tables(sam_backends.dynamodb.endpoint)
@@ -56,11 +68,12 @@ def tables(sam_backends: sam_local.Backends) -> Tables:
 
 @dataclass
 class Run:
-    """One sample event, about to go through `sam local invoke`."""
+    """One sample event, about to go through SAM's local Lambda runtime."""
 
     name: str
     backends: sam_local.Backends
     tables: Tables
+    service: sam_local.SamLambda
 
     @property
     def path(self) -> Path:
@@ -79,7 +92,7 @@ class Run:
         function = sam_local.function_for_event(self.name)
         assert function is not None
         logs: list[str] = []
-        raw = sam_local.invoke(function, self.path, self.backends, logs=logs.append)
+        raw = self.service.invoke(function, self.path, logs=logs.append)
         return Answer(raw, logs)
 
 
@@ -357,12 +370,14 @@ def test_every_event_and_every_function_is_mapped() -> None:
 
 
 @pytest.mark.parametrize("event_name", EVENT_FILES)
-def test_sample_event_through_sam_local_invoke(
-    event_name: str, sam_backends: sam_local.Backends, tables: Tables
+def test_sample_event_through_sam_local(
+    event_name: str, sam_backends: sam_local.Backends, tables: Tables, sam_lambda: sam_local.SamLambda
 ) -> None:
+    """The event, as its function's Lambda payload, through `sam local start-lambda`'s warm container
+    of that function; its check reads the answer, the tables, the data platform or the logs."""
     if event_name not in CHECKS:
         pytest.fail(f"events/{event_name} has no check in {Path(__file__).name}", pytrace=False)
-    CHECKS[event_name](Run(event_name, sam_backends, tables))
+    CHECKS[event_name](Run(event_name, sam_backends, tables, sam_lambda))
 
 
 # ------------------------------------------------------------------------------ start-api smoke run
@@ -370,7 +385,7 @@ def test_sample_event_through_sam_local_invoke(
 
 def test_make_invoke_needs_no_aws_configuration(sam_engine: sam_local.Engine, tmp_path: Path) -> None:
     """`make invoke` as a newcomer runs it: no AWS_* variable, no ~/.aws (seeding DynamoDB Local
-    once died there with NoRegionError)."""
+    once died there with NoRegionError). The one real `sam local invoke` of this file."""
     result = newcomer.make(
         "invoke", "FUNCTION=BalanceInquiryFunction", "EVENT=events/balance_inquiry.json", home=tmp_path / "home"
     )

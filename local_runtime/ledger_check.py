@@ -15,6 +15,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from local_runtime import template
 from local_runtime.run import REGION, RUNNING_ENDPOINT
@@ -53,8 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = RUNNING_ENDPOINT.read_text().strip()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")  # DynamoDB Local takes any credentials
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
-    report = check(client)
+    # A local endpoint either answers or is not there: one retry, not a minute of backoff.
+    retry_once = Config(connect_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION, config=retry_once)
+    try:
+        report = check(client)
+    except (BotoCoreError, ClientError) as error:
+        print(
+            f"cannot read the ledger at {endpoint} (is it DynamoDB Local with the shop's tables?): {error}",
+            file=sys.stderr,
+        )
+        return 2
     for difference in report.differences:
         print(f"DIFFERENCE {difference}")
     for user in report.unsettled_users:

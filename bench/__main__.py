@@ -105,13 +105,9 @@ def main() -> int:
 
     import logging
 
-    import boto3
-
     from bench import flashsale, itemsize, scenarios
-    from bench.meter import Meter
-    from local_runtime import dynamodb_local, template
-    from local_runtime.tables import create_tables, truncate_tables
-    from shop.repositories import dynamodb
+    from bench.store import bench_store
+    from local_runtime import dynamodb_local
 
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # 200 threads overflow the pool of 50: fine
     began = time.monotonic()
@@ -124,27 +120,10 @@ def main() -> int:
     print(f"lines of Python: local_runtime/ {runtime_lines:,}, functions/ + layers/ {product_lines:,}")
 
     quiet_metrics()
-    server = dynamodb_local.start(progress=lambda message: print(message, file=sys.stderr))
-    try:
-        os.environ["DYNAMODB_ENDPOINT_URL"] = server.endpoint
-        dynamodb.reset_clients()
-        probe = boto3.client("dynamodb", endpoint_url=server.endpoint)
-        create_tables(probe)
+    with bench_store() as store:
+        probe, meter, truncate = store.probe, store.meter, store.truncate
         calibrated = calibrate(probe)
         print(f"item-size rule agrees with DynamoDB Local at the 1 KB boundary for {len(calibrated) // 2} shapes")
-
-        keys = {
-            name: [k["AttributeName"] for k in definition["KeySchema"]]
-            for name, definition in template.table_definitions().items()
-        }
-        meter = Meter(probe, keys)
-        meter.instrument(dynamodb.client())
-        meter.instrument(dynamodb.resource().meta.client)
-        meter.instrument(dynamodb.single_attempt_resource().meta.client)
-        meter.instrument(dynamodb.reading_client())
-
-        def truncate() -> None:
-            truncate_tables(probe)
 
         print("measuring: cost per use case ...", file=sys.stderr)
         costs = scenarios.costs(meter)
@@ -167,10 +146,7 @@ def main() -> int:
         print("measuring: coupon issue through make run's HTTP API vs raw TransactWriteItems ...", file=sys.stderr)
         from bench import http_vs_raw
 
-        http_raw = http_vs_raw.measure(server.endpoint)
-    finally:
-        server.stop()
-        dynamodb.reset_clients()
+        http_raw = http_vs_raw.measure(store.endpoint)
 
     from bench import authorizer
 

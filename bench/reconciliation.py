@@ -166,35 +166,15 @@ def report(result: dict[str, Any], table: Any) -> None:
 def main() -> None:
     """This section alone (`python -m bench.reconciliation`), on a DynamoDB Local of its own."""
     import os
-    import sys
 
     from bench.__main__ import ENVIRONMENT, quiet_metrics, table
 
     os.environ.update(ENVIRONMENT)
-    import boto3
-
-    from bench.meter import Meter
-    from local_runtime import dynamodb_local, template
-    from local_runtime.tables import create_tables, truncate_tables
-    from shop.repositories import dynamodb
+    from bench.store import bench_store
 
     quiet_metrics()
-    server = dynamodb_local.start(progress=lambda message: print(message, file=sys.stderr))
-    try:
-        os.environ["DYNAMODB_ENDPOINT_URL"] = server.endpoint
-        dynamodb.reset_clients()
-        probe = boto3.client("dynamodb", endpoint_url=server.endpoint)
-        create_tables(probe)
-        keys = {
-            name: [k["AttributeName"] for k in definition["KeySchema"]]
-            for name, definition in template.table_definitions().items()
-        }
-        meter = Meter(probe, keys)
-        meter.instrument(dynamodb.reading_client())
-        report(measure(meter, probe, lambda: truncate_tables(probe)), table)
-    finally:
-        server.stop()
-        dynamodb.reset_clients()
+    with bench_store() as store:
+        report(measure(store.meter, store.probe, store.truncate), table)
 
 
 if __name__ == "__main__":

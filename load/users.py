@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from remote.users import LocalIssuerUsers, UserSource
+from remote.users import LocalIssuerUsers, UserSource, trusts_the_local_issuer
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 
 
 class NoStageUsers(Exception):
-    """The stage's users cannot be made (no credentials, no stack, no such stage)."""
+    """The run's users cannot be made: the stage cannot be read (no credentials, no stack, no such
+    stage), or a deployed URL was given without its stage."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class Target:
 def target(url: str | None, stage: str | None, run_id: str) -> Target:
     """The API to load and the source of the run's users."""
     if not stage:
+        if url and not trusts_the_local_issuer(url):
+            raise NoStageUsers(
+                f"URL={url} is not on this machine, so it trusts only its stage's tokens, not the local "
+                "issuer's: add STAGE=<stage> (make load URL=... STAGE=dev)"
+            )
         return Target(url or DEFAULT_URL, LocalIssuerUsers())
     from remote import stage as stages
     from remote.cognito import CognitoUsers

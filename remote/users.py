@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from shop.auth.tokens import SUBJECT
 
 LOCAL_TOKEN_TTL_SECONDS = 6 * 3600
+
+
+def trusts_the_local_issuer(url: str) -> bool:
+    """Whether the API at `url` can be a local mode, the only kind that trusts the local issuer's
+    tokens: one on this machine (a deployed stage trusts its user pool's alone)."""
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from remote.users import LocalIssuerUsers, TestUser, UserSource
+from remote.users import LocalIssuerUsers, TestUser, UserSource, trusts_the_local_issuer
 from tests.support.http import Client
 from tests.support.runtime import dynamodb_local_endpoint, local_runtime  # noqa: F401 (session fixtures)
 
@@ -67,6 +67,12 @@ def users() -> Iterator[UserSource]:
 @pytest.fixture(scope="session")
 def api_url(request: pytest.FixtureRequest) -> str:
     if API_URL:
+        if not STAGE and not trusts_the_local_issuer(API_URL):
+            pytest.exit(
+                f"API_URL={API_URL} is not on this machine, so it trusts only its stage's tokens, not the "
+                "local issuer's: add STAGE=<stage> (make e2e-remote API_URL=... STAGE=dev)",
+                returncode=2,
+            )
         return API_URL.rstrip("/")
     if STAGE:
         from remote import stage

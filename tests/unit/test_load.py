@@ -253,6 +253,19 @@ def test_without_a_stage_the_users_are_the_local_issuers_on_a_make_run_by_defaul
     assert target("http://127.0.0.1:3999", None, "run-1").url == "http://127.0.0.1:3999"
 
 
+@pytest.mark.parametrize(
+    "url", ["https://abc123.execute-api.ap-northeast-2.amazonaws.com", "http://10.0.0.5:3000", "http://shop.example"]
+)
+def test_a_url_off_this_machine_without_its_stage_is_refused_clearly(url: str) -> None:
+    with pytest.raises(NoStageUsers, match="add STAGE="):
+        target(url, None, "run-1")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000"])
+def test_a_url_on_this_machine_takes_the_local_issuers_tokens(url: str) -> None:
+    assert isinstance(target(url, None, "run-1").users, LocalIssuerUsers)
+
+
 def test_a_stage_that_cannot_be_read_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     from remote import stage
 

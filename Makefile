@@ -99,8 +99,9 @@ format: venv ## Format the code
 	@$(BIN)/ruff format .
 	@$(BIN)/ruff check --fix .
 
+# Two workers (pytest-xdist), one a core on CI: each unit test keeps its state (moto) in its own process.
 unit: venv ## Unit tests on moto
-	@$(BIN)/pytest tests/unit
+	@$(BIN)/pytest -n 2 tests/unit
 
 integration: venv node ## Tests on DynamoDB Local, sam validate/build, the real sam local in Docker
 	@$(BIN)/pytest tests/integration

@@ -25,9 +25,9 @@ touched).
 
 The package, by concern: `sam_cli` (SAM CLI, its environment and work folder), `engine` (Docker),
 `build_cache` (`sam build --cached`), `backends` (DynamoDB Local and the data platform),
-`child_process` (SAM's output and its stop), `invocation` (`sam local invoke`), `start_api` (`sam
-local start-api`), `start_lambda` (`sam local start-lambda`, its functions invoked with boto3), `cli` (the two command
-lines).
+`child_process` (SAM's output and its stop), `invocation` (`sam local invoke`), `service` (a `sam
+local start-*` started, waited for and stopped), `start_api` (`sam local start-api`), `start_lambda`
+(`sam local start-lambda`, its functions invoked with boto3), `cli` (the two command lines).
 """
 
 from local_runtime.sam_local.backends import Backends, prepare, seed_tables, start_backends, start_data_platform

@@ -8,31 +8,23 @@ import json
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local_runtime import aws_env
-from local_runtime.ports import port_is_free
 from local_runtime.sam_local.backends import Backends
-from local_runtime.sam_local.child_process import stop_process
-from local_runtime.sam_local.engine import remove_containers
 from local_runtime.sam_local.sam_cli import (
     BUILT_TEMPLATE,
     REGION,
-    ROOT,
     SamLocalError,
     last_lines,
-    sam_environment,
-    sam_executable,
 )
+from local_runtime.sam_local.service import SamService
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
-START_LAMBDA_TIMEOUT_SECONDS = 240
 INVOKE_TIMEOUT_SECONDS = 300
 # An invocation's output ends with the runtime's REPORT line (SAM relays the container's output
 # apart from the answer, waiting a second at most for it) and then SAM's access log line of the
@@ -78,9 +70,11 @@ class SamOutput:
             return self.lines[mark:]
 
 
-class SamLambda:
+class SamLambda(SamService):
     """`sam local start-lambda --warm-containers EAGER` on the backends, as a child process: one
     container per function, started before it serves and reused by every invocation."""
+
+    subcommand = "start-lambda"
 
     def __init__(
         self,
@@ -91,79 +85,18 @@ class SamLambda:
         built_template: Path = BUILT_TEMPLATE,
         output: Callable[[str], None] | None = None,
     ) -> None:
-        self.backends = backends
-        self.port = port
-        self.host = host
-        self.built_template = built_template
+        super().__init__(backends, port=port, host=host, built_template=built_template)
         self.output = SamOutput(output)  # output: each of SAM's lines is also shown there
-        self.process: subprocess.Popen[bytes] | None = None
-        self.pump_lines: threading.Thread | None = None
         self._client: LambdaClient | None = None
         self._one_at_a_time = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def command(self) -> list[str]:
-        return [
-            sam_executable(),
-            "local",
-            "start-lambda",
-            "--template-file",
-            str(self.built_template),
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--warm-containers",
-            "EAGER",
-            *self.backends.sam_options(),
-        ]
-
     def start(self) -> SamLambda:
-        if not port_is_free(self.port, self.host):
-            raise SamLocalError(f"port {self.port} is in use: free it or choose another one")
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=ROOT,
-            env=sam_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us; we stop SAM with SIGTERM
-        )
-        assert self.process.stdout is not None
-        stream = io.TextIOWrapper(self.process.stdout, errors="replace")
-        self.pump_lines = threading.Thread(
-            target=self.output.pump, args=(stream,), daemon=True, name="sam-lambda-output"
-        )
-        self.pump_lines.start()
+        self._spawn(subprocess.PIPE)
+        self._pump(self.output.pump, name="sam-lambda-output")
         return self
 
-    def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/", timeout=2):  # noqa: S310 (local)
-                return True
-        except urllib.error.HTTPError:
-            return True  # any HTTP answer: the Lambda service is serving
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def wait_ready(self, timeout: float = START_LAMBDA_TIMEOUT_SECONDS) -> SamLambda:
-        """Wait until the Lambda service answers (with EAGER it first starts a container per function)."""
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SamLocalError(
-                    f"sam local start-lambda exited with status {self.process.returncode} before serving:"
-                    f" {last_lines(self.output.lines, 3)}"
-                )
-            if self.answers():
-                return self
-            time.sleep(0.5)
-        raise SamLocalError(f"sam local start-lambda did not answer on {self.url} within {timeout:.0f}s")
+    def _why_it_exited(self) -> str:
+        return f": {last_lines(self.output.lines, 3)}"
 
     def client(self) -> LambdaClient:
         """A Lambda client on this service: dummy credentials, no retry (an invocation runs once)."""
@@ -203,17 +136,3 @@ class SamLambda:
             return json.loads(payload) if payload.strip() else None
         except ValueError as error:
             raise SamLocalError(f"{logical_id} answered no JSON: {payload[:200]!r}") from error
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None:
-            stop_process(process)
-        if self.pump_lines is not None:
-            self.pump_lines.join(timeout=5)
-        remove_containers(self.backends.dynamodb_url)
-
-    def __enter__(self) -> SamLambda:
-        return self.start().wait_ready() if self.process is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from remote.stage import StageConfig
 from shop.auth.tokens import SUBJECT, JwksKeys, TokenVerifier
 from tests.support import newcomer
 from tests.support.cloudformation import Stack
+from tests.support.stub_server import serving
 
 DEV = StageConfig.read("dev")
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto"}
@@ -107,12 +107,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def failing_api() -> Iterator[str]:
     """The URL of an API that answers every request 500 (`_FailingApi`)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailingApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serving(_FailingApi) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

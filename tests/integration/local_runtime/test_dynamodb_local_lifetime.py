@@ -8,9 +8,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from local_runtime.dynamodb_local import SetupError
 from local_runtime.ports import free_port, listens_on
 from tests.support import polling
 from tests.support.processes import alive
+from tests.support.stub_server import serving
 
 
 def test_a_second_dynamodb_local_on_the_same_data_is_refused_naming_the_first(tmp_path: Path) -> None:
@@ -120,13 +120,11 @@ def test_a_port_taken_between_choosing_and_binding_is_never_mistaken_for_our_dyn
     """Another server takes the chosen port before the JVM binds it (two runs starting at once): the
     start must not take that server's answers for its own DynamoDB Local (two runs would share one
     database); it fails on that port, and `start()` takes another."""
-    other = ThreadingHTTPServer(("127.0.0.1", 0), _AnotherServer)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    taken = other.server_address[1]
-    chosen = [taken, free_port()]
-    monkeypatch.setattr(dynamodb_local, "free_port", lambda: chosen.pop(0))
-    monkeypatch.setattr(dynamodb_local, "port_is_free", lambda port: True)  # the check passed; then it was taken
-    try:
+    with serving(_AnotherServer) as other:
+        taken = int(other.rsplit(":", 1)[1])
+        chosen = [taken, free_port()]
+        monkeypatch.setattr(dynamodb_local, "free_port", lambda: chosen.pop(0))
+        monkeypatch.setattr(dynamodb_local, "port_is_free", lambda port: True)  # the check passed; then it was taken
         server = dynamodb_local.start(progress=lambda _: None)
         try:
             assert chosen == []  # the taken port was tried first
@@ -134,5 +132,3 @@ def test_a_port_taken_between_choosing_and_binding_is_never_mistaken_for_our_dyn
             assert server.pid is not None and listens_on(server.pid, server.port)
         finally:
             server.stop()
-    finally:
-        other.shutdown()

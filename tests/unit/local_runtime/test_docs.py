@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from local_runtime import openapi, ports
 from local_runtime.docs import DocsServer
+from tests.support.stub_server import serving
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -48,15 +48,12 @@ class _Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def docs() -> Iterator[str]:
-    api = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    server = DocsServer(f"http://127.0.0.1:{api.server_address[1]}", port=0).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.stop()
-        api.shutdown()
-        api.server_close()
+    with serving(_Echo) as api:
+        server = DocsServer(api, port=0).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.stop()
 
 
 def get(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:

@@ -4,13 +4,13 @@ closed port) says so in one line and exits 2, instead of a traceback."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from local_runtime import ledger_check
+from tests.support.stub_server import serving
 
 
 class _NotDynamoDB(BaseHTTPRequestHandler):
@@ -26,12 +26,8 @@ class _NotDynamoDB(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def not_dynamodb() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotDynamoDB)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serving(_NotDynamoDB) as url:
+        yield url
 
 
 def _closed_port() -> str:
